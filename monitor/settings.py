@@ -1,0 +1,143 @@
+"""The one typed configuration tree of the service (env prefix ``MONITOR_``, nested with ``__``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated Kafka bootstrap servers.")
+    input_topic: str = Field("news", description="Topic that news messages are produced to.")
+    consumer_group: str = Field("monitor-worker", description="Consumer group shared by all workers.")
+    dead_letter_topic: str = Field("news.dlq", description="Topic that invalid messages go to, with a reason.")
+    label_topic: str = Field("news.labels", description="Topic of label events consumed by `monitor labels`.")
+    client_id: str = Field("fin-news-monitor", description="Kafka client id prefix.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol."
+    )
+    sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. PLAIN or SCRAM-SHA-512.")
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(None, description="SASL password.")
+    ssl_cafile: Path | None = Field(None, description="CA bundle used to verify the brokers' certificates.")
+    max_message_bytes: int = Field(65536, description="Messages larger than this go to the dead-letter topic.")
+    max_text_chars: int = Field(20000, description="Texts longer than this go to the dead-letter topic.")
+    request_timeout_ms: int = Field(30000, description="Client request timeout.")
+
+    def client_options(self) -> dict[str, Any]:
+        """Connection and security options shared by every kafka-python client."""
+        opts: dict[str, Any] = {
+            "bootstrap_servers": [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()],
+            "security_protocol": self.security_protocol,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+        if self.sasl_mechanism:
+            opts["sasl_mechanism"] = self.sasl_mechanism
+            opts["sasl_plain_username"] = self.sasl_username
+            opts["sasl_plain_password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
+        if self.ssl_cafile:
+            opts["ssl_cafile"] = str(self.ssl_cafile)
+        return opts
+
+
+class DatabaseSettings(BaseModel):
+    url: SecretStr = Field(
+        SecretStr("postgresql+psycopg://postgres@127.0.0.1:5432/monitor"),
+        description="SQLAlchemy URL of the Postgres database (driver postgresql+psycopg).",
+    )
+    pool_size: int = Field(5, description="Connection pool size per process.")
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+
+
+class ModelSettings(BaseModel):
+    directory: Path = Field(
+        Path("models/current"), description="Model directory served when no champion is registered."
+    )
+    registry_dir: Path = Field(Path("models"), description="Folder where trained model versions are kept.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Inference device.")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto = bf16 autocast on CUDA, fp32 on CPU."
+    )
+    max_batch_size: int = Field(32, ge=1, description="Flush a micro-batch when it holds this many messages.")
+    max_wait_ms: int = Field(200, ge=1, description="Flush a micro-batch when its oldest message waited this long.")
+    max_length: int = Field(64, ge=8, description="Token limit per text at inference.")
+    threads: int | None = Field(None, description="torch CPU threads (default: torch's choice).")
+
+
+class AlertSettings(BaseModel):
+    window_minutes: int = Field(60, ge=1, description="Length of the current window.")
+    baseline_minutes: int = Field(24 * 60, ge=1, description="Length of the trailing baseline before the window.")
+    min_count: int = Field(20, ge=1, description="Minimum articles in the window before a topic can alert.")
+    min_baseline_count: int = Field(30, ge=1, description="Minimum articles in the baseline.")
+    z_threshold: float = Field(3.0, gt=0, description="Two-proportion z statistic needed to alert.")
+    min_rise: float = Field(0.15, ge=0, le=1, description="Minimum absolute rise of the negative share.")
+    resolve_margin: float = Field(
+        0.5, ge=0, le=1, description="Resolve when the rise falls below this fraction of min_rise."
+    )
+    cooldown_minutes: int = Field(60, ge=0, description="After resolving, no new alert for the topic this long.")
+    check_interval_seconds: int = Field(60, ge=1, description="How often the scheduler runs the detector.")
+    dashboard_url: str = Field("http://localhost:8501", description="Link put in alert payloads.")
+
+
+class WebhookSettings(BaseModel):
+    timeout_seconds: float = Field(10.0, description="HTTP timeout per delivery attempt.")
+    max_attempts: int = Field(12, ge=1, description="Attempts before a delivery is marked failed.")
+    backoff_base_seconds: float = Field(5.0, description="First retry delay; doubles each attempt.")
+    backoff_max_seconds: float = Field(3600.0, description="Cap on the retry delay.")
+    relay_interval_seconds: int = Field(5, ge=1, description="How often the scheduler runs the relay.")
+    allow_private_addresses: bool = Field(
+        False, description="Allow endpoints on loopback/private/link-local addresses (SSRF guard off)."
+    )
+
+
+class SchedulerSettings(BaseModel):
+    retrain_min_new_labels: int = Field(200, ge=1, description="New labels needed before a retrain runs.")
+    retrain_check_minutes: int = Field(30, ge=1, description="How often the retrain job checks for labels.")
+    retrain_preset: str = Field("quick", description="Training preset used by the retrain job.")
+    promotion_tolerance: float = Field(0.005, ge=0, description="Allowed drop per task before rejecting.")
+    misfire_grace_seconds: int = Field(300, description="How late a job may start and still run.")
+    housekeeping_hours: int = Field(24, ge=1, description="How often housekeeping runs.")
+
+
+class DashboardSettings(BaseModel):
+    password: SecretStr | None = Field(None, description="If set, pages that write ask for this password.")
+    refresh_seconds: int = Field(15, ge=2, description="Auto-refresh period of the overview.")
+
+
+class MetricsSettings(BaseModel):
+    port: int = Field(9108, description="Port of the worker's Prometheus endpoint (0 disables it).")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MONITOR_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings, description="Kafka connection and topics.")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Postgres.")
+    model: ModelSettings = Field(default_factory=ModelSettings, description="Model serving.")
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="Spike detection.")
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings, description="Webhook delivery.")
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings, description="Dashboard.")
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Prometheus metrics.")
+    log_level: str = Field("INFO", description="Log level of the service's loggers.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings read once from the environment (tests build their own ``Settings``)."""
+    return Settings()
+
+
+def masked_dump(settings: Settings) -> dict[str, Any]:
+    """The effective configuration as plain data, secrets shown as ``**********``."""
+    data = settings.model_dump(mode="json")
+    url = make_url(settings.database.url.get_secret_value())
+    data["database"]["url"] = url.render_as_string(hide_password=True)
+    return data

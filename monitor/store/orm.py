@@ -1,0 +1,259 @@
+"""Postgres tables as typed SQLAlchemy 2 mappings; ``migrations/`` must match these exactly."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ALL_TOPICS = "__all__"
+"""Alert scope meaning every topic together."""
+
+Timestamp = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: Timestamp, dict[str, Any]: JSONB, list[Any]: JSONB}
+
+
+class Article(Base):
+    """One news text as it arrived from Kafka; unique by producer id and by Kafka coordinates."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        UniqueConstraint("kafka_topic", "kafka_partition", "kafka_offset"),
+        Index("ix_articles_event_time", "event_time"),
+        Index("ix_articles_source_event_time", "source", "event_time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    external_id: Mapped[str | None] = mapped_column(String(512), unique=True)
+    source: Mapped[str | None] = mapped_column(String(256))
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(16))
+    tickers: Mapped[list[Any] | None]
+    extra: Mapped[dict[str, Any] | None]
+    published_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    event_time: Mapped[datetime]
+    kafka_topic: Mapped[str] = mapped_column(String(256))
+    kafka_partition: Mapped[int] = mapped_column(Integer)
+    kafka_offset: Mapped[int] = mapped_column(BigInteger)
+
+
+class Prediction(Base):
+    """The model's output for one article by one model version."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("article_id", "model_version"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    model_version: Mapped[str] = mapped_column(String(128), index=True)
+    topic: Mapped[str] = mapped_column(String(128), index=True)
+    topic_confidence: Mapped[float] = mapped_column(Float)
+    sentiment: Mapped[str] = mapped_column(String(32))
+    sentiment_confidence: Mapped[float] = mapped_column(Float)
+    p_negative: Mapped[float] = mapped_column(Float)
+    p_neutral: Mapped[float] = mapped_column(Float)
+    p_positive: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class TrainingRun(Base):
+    """One retraining attempt: what it trained on, both scores, and the decision."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trigger: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running | promoted | rejected | failed
+    started_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    finished_at: Mapped[datetime | None]
+    n_base_examples: Mapped[int | None] = mapped_column(Integer)
+    n_labels: Mapped[int | None] = mapped_column(Integer)
+    n_new_labels: Mapped[int | None] = mapped_column(Integer)
+    candidate_version: Mapped[str | None] = mapped_column(String(128))
+    champion_version: Mapped[str | None] = mapped_column(String(128))
+    candidate_scores: Mapped[dict[str, Any] | None]
+    champion_scores: Mapped[dict[str, Any] | None]
+    decision: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Label(Base):
+    """A human label for a text (topic and/or sentiment); stored once per text and label pair."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"), index=True)
+    topic: Mapped[str | None] = mapped_column(String(128))
+    sentiment: Mapped[str | None] = mapped_column(String(32))
+    origin: Mapped[str] = mapped_column(String(32))  # import | kafka | dashboard
+    author: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
+    used_by_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_runs.id", ondelete="SET NULL"), index=True
+    )
+
+
+class ModelVersion(Base):
+    """A trained model directory and its scores; at most one is champion."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        Index(
+            "uq_model_versions_one_champion",
+            "status",
+            unique=True,
+            postgresql_where=text("status = 'champion'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(128), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # candidate | champion | retired | rejected
+    scores: Mapped[dict[str, Any] | None]
+    training_run_id: Mapped[int | None] = mapped_column(ForeignKey("training_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    promoted_at: Mapped[datetime | None]
+
+
+class Alert(Base):
+    """One negative-share spike episode for a topic (or ``__all__``)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("uq_alerts_one_open_per_scope", "scope", unique=True, postgresql_where=text("status = 'open'")),
+        Index("ix_alerts_scope_opened_at", "scope", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | resolved
+    opened_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    resolved_at: Mapped[datetime | None]
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    baseline_start: Mapped[datetime]
+    window_count: Mapped[int] = mapped_column(Integer)
+    window_negative: Mapped[int] = mapped_column(Integer)
+    baseline_count: Mapped[int] = mapped_column(Integer)
+    baseline_negative: Mapped[int] = mapped_column(Integer)
+    observed_share: Mapped[float] = mapped_column(Float)
+    baseline_share: Mapped[float] = mapped_column(Float)
+    peak_share: Mapped[float] = mapped_column(Float)
+    statistic: Mapped[float] = mapped_column(Float)
+    p_value: Mapped[float] = mapped_column(Float)
+    examples: Mapped[list[Any] | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class AlertMute(Base):
+    """A scope muted by an analyst until a time: no new alerts open for it meanwhile."""
+
+    __tablename__ = "alert_mutes"
+
+    scope: Mapped[str] = mapped_column(String(128), primary_key=True)
+    muted_until: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class WebhookEndpoint(Base):
+    """A receiver of alert webhooks; ``topics`` null means every scope."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(128))
+    topics: Mapped[list[Any] | None]
+    enabled: Mapped[bool] = mapped_column(server_default=text("true"))
+    description: Mapped[str | None] = mapped_column(Text)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class WebhookDelivery(Base):
+    """Outbox row: one event for one endpoint, written with the alert change that caused it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed | cancelled
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_attempt_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    delivered_at: Mapped[datetime | None]
+
+
+class WebhookAttempt(Base):
+    """Every HTTP attempt of a delivery, for the audit trail."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class WorkerHeartbeat(Base):
+    """Last known state of each worker process, for the dashboard's pipeline panel."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    messages_stored: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    messages_dead_lettered: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    texts_per_second: Mapped[float | None] = mapped_column(Float)
+    lag: Mapped[dict[str, Any] | None]
