@@ -24,6 +24,15 @@ COMMANDS: list[tuple[str, str | None]] = [
 ]
 
 
+@app.callback()
+def _root(
+    log_level: str = typer.Option(
+        None, "--log-level", envvar="MONITOR_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR (default INFO)."
+    ),
+) -> None:
+    configure_logging(log_level or "INFO")
+
+
 def _wire() -> None:
     for module_name, group in COMMANDS:
         module = importlib.import_module(module_name)

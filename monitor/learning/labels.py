@@ -1,0 +1,56 @@
+"""Store human labels once each, whichever door they came through (file, Kafka, dashboard)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from monitor.store.orm import Label
+
+
+@dataclass(frozen=True)
+class NewLabel:
+    text: str
+    topic: str | None = None
+    sentiment: str | None = None
+    origin: str = "import"
+    article_id: int | None = None
+    author: str | None = None
+
+
+def dedupe_key(text: str, topic: str | None, sentiment: str | None) -> str:
+    """Same text (whitespace and case folded) with the same labels is the same label."""
+    norm = " ".join(text.split()).casefold()
+    return hashlib.sha256(f"{norm}\x1f{topic or ''}\x1f{sentiment or ''}".encode()).hexdigest()
+
+
+def insert_labels(labels: Iterable[NewLabel], *, session: Session) -> int:
+    """Insert labels, skipping ones already stored; returns how many were new. Caller commits."""
+    rows = [
+        {
+            "dedupe_key": dedupe_key(lab.text, lab.topic, lab.sentiment),
+            "text": lab.text,
+            "topic": lab.topic,
+            "sentiment": lab.sentiment,
+            "origin": lab.origin,
+            "article_id": lab.article_id,
+            "author": lab.author,
+        }
+        for lab in labels
+        if lab.topic or lab.sentiment
+    ]
+    new = 0
+    for i in range(0, len(rows), 1000):
+        stmt = insert(Label).values(rows[i : i + 1000]).on_conflict_do_nothing(index_elements=[Label.dedupe_key])
+        new += len(session.execute(stmt.returning(Label.id)).all())
+    return new
+
+
+def count_unused_labels(*, session: Session) -> int:
+    """Labels not yet used by any training run (what the retrain trigger counts)."""
+    return session.scalar(select(func.count()).select_from(Label).where(Label.used_by_run_id.is_(None))) or 0
