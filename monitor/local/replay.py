@@ -1,0 +1,67 @@
+"""The demo's stream: the bundled timestamped tweets plus an injected burst of negative earnings news."""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+BURST_TEMPLATES = [
+    "${t} shares plunge {p}% after quarterly earnings miss and guidance cut",
+    "${t} misses Q2 earnings estimates, revenue falls {p}% as demand collapses",
+    "${t} slashes full-year profit outlook; stock sinks {p}% in after-hours trading",
+    "${t} reports surprise quarterly loss, withdraws guidance; shares tumble {p}%",
+    "Earnings disaster at ${t}: net income down {p}%, dividend suspended",
+]
+BURST_TICKERS = ["AAPL", "MSFT", "AMZN", "TSLA", "NFLX", "NVDA", "META", "GOOGL", "BA", "DIS"]
+
+
+@dataclass(frozen=True)
+class Burst:
+    at_fraction: float = 0.75
+    """Where in the timeline the burst starts (0 = first tweet, 1 = last)."""
+    count: int = 60
+    span: timedelta = timedelta(hours=3)
+    seed: int = 7
+
+
+def _parse(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def burst_rows(start: datetime, burst: Burst) -> list[dict[str, str]]:
+    rng = random.Random(burst.seed)
+    step = burst.span / max(burst.count, 1)
+    return [
+        {
+            "id": f"demo-burst-{i}",
+            "text": rng.choice(BURST_TEMPLATES).format(t=rng.choice(BURST_TICKERS), p=rng.randint(8, 35)),
+            "published_at": (start + step * i).isoformat().replace("+00:00", "Z"),
+            "source": "demo-burst",
+        }
+        for i in range(burst.count)
+    ]
+
+
+def build_demo_stream(timeline_csv: Path, out_csv: Path, *, burst: Burst | None = Burst(),
+                      limit: int | None = None) -> Path:
+    """Write ``id,text,published_at,source`` rows sorted by time, burst included; returns ``out_csv``."""
+    with open(timeline_csv, newline="", encoding="utf-8") as fh:
+        rows = [
+            {"id": f"taborda-{r['row_id']}", "text": r["text"], "published_at": r["created_at"],
+             "source": "stock-market-tweets"}
+            for r in csv.DictReader(fh)
+        ]
+    rows = rows[:limit] if limit else rows
+    if burst and rows:
+        first, last = _parse(rows[0]["published_at"]), _parse(rows[-1]["published_at"])
+        rows += burst_rows((first + (last - first) * burst.at_fraction).replace(microsecond=0), burst)
+        rows.sort(key=lambda r: r["published_at"])
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_csv, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["id", "text", "published_at", "source"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return out_csv

@@ -1,0 +1,36 @@
+"""The settings tree: every field described, env nesting works, the README reference is current."""
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from monitor.settings import Settings
+from monitor.settings_doc import settings_reference
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _fields(model: type[BaseModel], prefix: str = ""):
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            yield from _fields(field.annotation, f"{prefix}{name}.")
+        yield f"{prefix}{name}", field
+
+
+def test_every_setting_has_a_description():
+    missing = [name for name, field in _fields(Settings) if not field.description]
+    assert missing == []
+
+
+def test_nested_environment_variables(monkeypatch):
+    monkeypatch.setenv("MONITOR_KAFKA__BOOTSTRAP_SERVERS", "a:1,b:2")
+    monkeypatch.setenv("MONITOR_MODEL__MAX_BATCH_SIZE", "7")
+    s = Settings()
+    assert s.kafka.client_options()["bootstrap_servers"] == ["a:1", "b:2"]
+    assert s.model.max_batch_size == 7
+
+
+def test_readme_configuration_reference_is_generated_from_settings():
+    assert settings_reference() in README.read_text(encoding="utf-8"), (
+        "README's configuration table is stale: paste the output of `monitor config reference`"
+    )
