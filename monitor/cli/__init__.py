@@ -21,6 +21,7 @@ app = typer.Typer(
 COMMANDS: list[tuple[str, str | None]] = [
     ("monitor.cli.config", "config"),
     ("monitor.cli.db", "db"),
+    ("monitor.cli.demo", None),
 ]
 
 
@@ -56,7 +57,7 @@ def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     _wire()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code here instead of raising
     except MonitorError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         raise SystemExit(2) from None
@@ -72,3 +73,4 @@ def main() -> None:
             exc.show()
             raise SystemExit(exc.exit_code) from None
         raise
+    raise SystemExit(code if isinstance(code, int) else 0)

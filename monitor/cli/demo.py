@@ -1,0 +1,40 @@
+"""``monitor demo``: run the whole product locally on embedded parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    data_dir: Path = typer.Option(Path(".local"), help="Folder for Postgres data, models and logs (reused)."),
+    model_dir: Path | None = typer.Option(None, help="Serve this model directory instead of the starter."),
+    database_url: str | None = typer.Option(None, help="Use this Postgres instead of a private one."),
+    stream: Path | None = typer.Option(None, help="CSV to replay (text, created_at, row_id); default bundled."),
+    limit: int | None = typer.Option(None, help="Replay only the first N tweets."),
+    speedup: float = typer.Option(30000.0, help="Replay speed-up over the tweets' real spacing."),
+    burst: bool = typer.Option(True, help="Inject a burst of negative earnings news into the replay."),
+    dashboard: bool = typer.Option(True, help="Start the Streamlit dashboard."),
+    dashboard_port: int = typer.Option(8501, help="Dashboard port."),
+    metrics_port: int = typer.Option(9108, help="Worker's Prometheus port."),
+    exit_after_alert: bool = typer.Option(False, help="Stop once the first alert webhook arrives (tests, CI)."),
+    timeout: float | None = typer.Option(None, help="Give up after this many seconds (with --exit-after-alert)."),
+) -> None:
+    """Start broker, Postgres, worker, scheduler and dashboard; replay tweets with a burst; print alerts."""
+    from monitor.local.demo import DemoOptions, run_demo
+
+    opts = DemoOptions(data_dir=data_dir, model_dir=model_dir, database_url=database_url, stream=stream,
+                       limit=limit, speedup=speedup, burst=burst, dashboard=dashboard,
+                       dashboard_port=dashboard_port, metrics_port=metrics_port,
+                       exit_after_alert=exit_after_alert, timeout=timeout)
+    try:
+        code = run_demo(opts)
+    except KeyboardInterrupt:
+        typer.echo("stopping: workers finish their batch and commit")
+        code = 0
+    raise typer.Exit(code)

@@ -1,0 +1,230 @@
+"""``monitor demo``: the whole product on one machine, on embedded parts, with a stream that raises an alert."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monitor.errors import MonitorError
+from monitor.local.broker import EmbeddedBroker, free_port
+from monitor.local.postgres import EmbeddedPostgres, create_database
+from monitor.local.processes import ProcessGroup, monitor_command
+from monitor.local.receiver import WebhookReceiver, describe_event
+from monitor.local.replay import Burst, build_demo_stream
+
+log = logging.getLogger(__name__)
+
+DEMO_RECEIVER = "demo receiver"
+
+# Alert windows sized for the bundled stream (19-110 tweets a day), not for a live wire feed.
+DEMO_ALERT_ENV = {
+    "MONITOR_ALERTS__WINDOW_MINUTES": "360",
+    "MONITOR_ALERTS__BASELINE_MINUTES": "4320",
+    "MONITOR_ALERTS__MIN_COUNT": "15",
+    "MONITOR_ALERTS__MIN_BASELINE_COUNT": "20",
+    "MONITOR_ALERTS__COOLDOWN_MINUTES": "360",
+    "MONITOR_ALERTS__CHECK_INTERVAL_SECONDS": "5",
+    "MONITOR_WEBHOOKS__RELAY_INTERVAL_SECONDS": "2",
+    "MONITOR_WEBHOOKS__BACKOFF_BASE_SECONDS": "1",
+    "MONITOR_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES": "true",
+}
+
+
+@dataclass
+class DemoOptions:
+    data_dir: Path = Path(".local")
+    model_dir: Path | None = None
+    database_url: str | None = None
+    stream: Path | None = None
+    limit: int | None = None
+    speedup: float = 30000.0
+    burst: bool = True
+    dashboard: bool = True
+    dashboard_port: int = 8501
+    metrics_port: int = 9108
+    exit_after_alert: bool = False
+    timeout: float | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def _model_version(model_dir: Path) -> str:
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    return str(config.get("version") or model_dir.name)
+
+
+def _ensure_model(opts: DemoOptions, procs: ProcessGroup) -> Path:
+    """The model to serve: the one given, else the starter under the data folder (trained once)."""
+    if opts.model_dir:
+        if not (opts.model_dir / "config.json").is_file():
+            raise MonitorError(f"--model-dir {opts.model_dir} holds no config.json; pass a trained model directory")
+        return opts.model_dir.resolve()
+    starter = (opts.data_dir / "models" / "starter").resolve()
+    if (starter / "config.json").is_file():
+        print(f"using the starter model in {starter}")
+        return starter
+    print("no starter model yet: training the quick preset (about 10 minutes on 2 CPU cores, once)")
+    started = time.monotonic()
+    proc = procs.start("train", monitor_command("train", "--preset", "quick", "--out", str(starter)),
+                       show_output=True)
+    if proc.wait() != 0:
+        raise MonitorError("training the starter model failed (see the output above); fix it and run again")
+    print(f"starter model trained in {time.monotonic() - started:.0f}s")
+    return starter
+
+
+def _register_champion(session_factory, model_dir: Path) -> str:
+    from monitor.learning import get_champion, register_version
+    from monitor.learning.registry import get_version, promote_version
+    from monitor.store import transaction
+
+    version = _model_version(model_dir)
+    with transaction(session_factory) as session:
+        champion = get_champion(session=session)
+        if champion is not None and Path(champion.path).is_dir():
+            return champion.version
+        try:
+            get_version(version, session=session)
+            promote_version(version, session=session)
+        except MonitorError:
+            register_version(version, str(model_dir), session=session, status="champion",
+                             scores=json.loads((model_dir / "config.json").read_text()).get("scores"))
+    return version
+
+
+def _register_receiver(session_factory, url: str) -> str:
+    from sqlalchemy import update
+
+    from monitor.alerts.endpoints import add_endpoint
+    from monitor.store import transaction
+    from monitor.store.orm import WebhookEndpoint
+
+    with transaction(session_factory) as session:
+        session.execute(update(WebhookEndpoint).where(WebhookEndpoint.description == DEMO_RECEIVER,
+                                                      WebhookEndpoint.enabled.is_(True))
+                        .values(enabled=False, disabled_reason="replaced by a newer demo run"))
+        endpoint = add_endpoint(url, description=DEMO_RECEIVER, allow_private=True, session=session)
+        return endpoint.secret
+
+
+def _create_topics(bootstrap: str, env: dict[str, str]) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        for name, partitions in ((env["MONITOR_KAFKA__INPUT_TOPIC"], 3), ("news.dlq", 1), ("news.labels", 1)):
+            try:
+                admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+def run_demo(opts: DemoOptions) -> int:
+    """Start everything, replay the stream, print alerts as they arrive; returns an exit code."""
+    from monitor.datasets import path as dataset_path
+    from monitor.settings import DatabaseSettings
+    from monitor.store import check_connection, make_engine, make_session_factory, migrate
+
+    opts.data_dir = opts.data_dir.resolve()
+    logs = opts.data_dir / "logs"
+    t0 = time.monotonic()
+    with ExitStack() as stack:
+        broker = stack.enter_context(EmbeddedBroker(log_file=_log_file(logs, "broker")))
+        if opts.database_url:
+            db_url = opts.database_url
+        else:
+            pg = stack.enter_context(EmbeddedPostgres(opts.data_dir / "postgres"))
+            db_url = create_database(pg.admin_url, "monitor")
+        print(f"[{time.monotonic() - t0:5.1f}s] broker {broker.bootstrap_servers}, Postgres ready")
+        engine = make_engine(DatabaseSettings(url=db_url))
+        stack.callback(engine.dispose)
+        check_connection(engine)
+        migrate.upgrade(db_url)
+        session_factory = make_session_factory(engine)
+
+        env = {
+            "MONITOR_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "MONITOR_KAFKA__INPUT_TOPIC": "news",
+            "MONITOR_DATABASE__URL": db_url,
+            "MONITOR_MODEL__REGISTRY_DIR": str(opts.data_dir / "models"),
+            "MONITOR_METRICS__PORT": str(opts.metrics_port),
+            "MONITOR_ALERTS__DASHBOARD_URL": f"http://localhost:{opts.dashboard_port}",
+            "HF_HUB_OFFLINE": "1",
+            **DEMO_ALERT_ENV,
+            **opts.extra_env,
+        }
+        procs = ProcessGroup(logs, env)
+        stack.callback(procs.stop)
+
+        model_dir = _ensure_model(opts, procs)
+        env["MONITOR_MODEL__DIRECTORY"] = str(model_dir)
+        version = _register_champion(session_factory, model_dir)
+        _create_topics(broker.bootstrap_servers, env)
+
+        port = free_port()
+        secret = _register_receiver(session_factory, f"http://127.0.0.1:{port}/hooks/alerts")
+        receiver = stack.enter_context(
+            WebhookReceiver(secret, port=port, on_event=lambda e: print(describe_event(e), flush=True))
+        )
+        print(f"[{time.monotonic() - t0:5.1f}s] model {version} is champion; webhook receiver at {receiver.url}")
+
+        procs.start("worker", monitor_command("worker"))
+        procs.start("scheduler", monitor_command("scheduler"))
+        if opts.dashboard:
+            procs.start("dashboard", _dashboard_command(opts.dashboard_port))
+
+        stream = build_demo_stream(opts.stream or dataset_path("stock-market-tweets") / "timeline.csv",
+                                   opts.data_dir / "demo-stream.csv", burst=Burst() if opts.burst else None,
+                                   limit=opts.limit)
+        procs.start("produce", monitor_command("produce", str(stream), "--replay", "--speedup", str(opts.speedup)))
+        _print_where_to_look(opts, logs)
+        return _wait(opts, procs, receiver, t0)
+    return 0
+
+
+def _dashboard_command(port: int) -> list[str]:
+    import sys
+
+    app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless=true",
+            f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"]
+
+
+def _log_file(logs: Path, name: str) -> Path:
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs / f"{name}.log"
+
+
+def _print_where_to_look(opts: DemoOptions, logs: Path) -> None:
+    if opts.dashboard:
+        print(f"dashboard:  http://localhost:{opts.dashboard_port}")
+    print(f"metrics:    http://localhost:{opts.metrics_port}/metrics")
+    print(f"logs:       {logs}/ (worker.log, scheduler.log, produce.log, dashboard.log)")
+    print("replaying the bundled tweets with a burst of negative earnings news; Ctrl-C stops everything")
+
+
+def _wait(opts: DemoOptions, procs: ProcessGroup, receiver: WebhookReceiver, t0: float) -> int:
+    deadline = t0 + opts.timeout if opts.timeout else None
+    produce_done = False
+    while True:
+        time.sleep(0.5)
+        if opts.exit_after_alert and any(e.get("type") == "alert.opened" for e in receiver.events):
+            print(f"[{time.monotonic() - t0:5.1f}s] alert received and verified; stopping")
+            return 0
+        for name, code in procs.died():
+            if name == "produce" and code == 0 and not produce_done:
+                produce_done = True
+                print(f"[{time.monotonic() - t0:5.1f}s] stream replayed; still watching (Ctrl-C to stop)")
+            elif name not in ("produce", "train"):
+                raise MonitorError(f"{name} exited with code {code}; see its log in {procs.log_dir}")
+            elif name == "produce" and code != 0:
+                raise MonitorError(f"the replay failed (exit {code}); see {procs.log_dir}/produce.log")
+        if deadline and time.monotonic() > deadline:
+            print(f"no alert within {opts.timeout:.0f}s; stopping")
+            return 1

@@ -1,0 +1,92 @@
+"""A local webhook receiver for the demo: verifies each delivery (standardwebhooks) and prints the alert."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class WebhookReceiver:
+    """Listens on loopback; keeps every verified event, answers 401 to a bad signature."""
+
+    def __init__(self, secret: str, port: int = 0, on_event: Callable[[dict[str, Any]], None] | None = None):
+        from standardwebhooks import Webhook
+
+        self._verifier = Webhook(secret)
+        self.events: list[dict[str, Any]] = []
+        self.rejected = 0
+        self._on_event = on_event
+        self._arrived = threading.Condition()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/hooks/alerts"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                try:
+                    event = receiver._verifier.verify(body, headers)
+                except Exception as exc:  # any verification failure is a 401, never a crash
+                    receiver.rejected += 1
+                    log.warning("rejected a webhook with a bad signature: %s", exc)
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                receiver._accept({**event, "_webhook_id": headers.get("webhook-id")})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+    def _accept(self, event: dict[str, Any]) -> None:
+        with self._arrived:
+            self.events.append(event)
+            self._arrived.notify_all()
+        if self._on_event:
+            self._on_event(event)
+
+    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any] | None:
+        """The first verified event matching ``predicate``, waiting up to ``timeout`` seconds."""
+        with self._arrived:
+            found = self._arrived.wait_for(lambda: next((e for e in self.events if predicate(e)), None), timeout)
+        return found or None
+
+    def start(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    """One human line for the terminal."""
+    data = event.get("data", {})
+    scope = data.get("scope") or data.get("topic") or "?"
+    share, base = data.get("observed_share"), data.get("baseline_share")
+    figures = f" negative share {share:.0%} vs baseline {base:.0%}" if share is not None and base is not None else ""
+    return f"[webhook] {event.get('type')} {scope}{figures} ({json.dumps(data.get('statistic'))})"
