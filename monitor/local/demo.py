@@ -96,16 +96,13 @@ def _register_champion(session_factory, model_dir: Path) -> str:
 
 
 def _register_receiver(session_factory, url: str) -> str:
-    from sqlalchemy import update
-
-    from monitor.alerts.endpoints import add_endpoint
+    from monitor.alerts.endpoints import add_endpoint, disable_endpoint, list_endpoints
     from monitor.store import transaction
-    from monitor.store.orm import WebhookEndpoint
 
     with transaction(session_factory) as session:
-        session.execute(update(WebhookEndpoint).where(WebhookEndpoint.description == DEMO_RECEIVER,
-                                                      WebhookEndpoint.enabled.is_(True))
-                        .values(enabled=False, disabled_reason="replaced by a newer demo run"))
+        for old in list_endpoints(session=session):
+            if old.description == DEMO_RECEIVER and old.enabled:
+                disable_endpoint(old.id, reason="replaced by a newer demo run", session=session)
         endpoint = add_endpoint(url, description=DEMO_RECEIVER, allow_private=True, session=session)
         return endpoint.secret
 

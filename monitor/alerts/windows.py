@@ -1,0 +1,124 @@
+"""Counting negative articles per topic in the current window and the trailing baseline.
+
+Each article counts once, with its latest prediction (highest ``predictions.id``), at its
+``event_time`` (published_at when the producer sent one, else arrival time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Subquery, func, select
+from sqlalchemy.orm import Session
+
+from monitor.store.orm import ALL_TOPICS, Article, Prediction
+
+NEGATIVE = "negative"
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Current window (window_start, now] and baseline (baseline_start, window_start]."""
+
+    now: datetime
+    window_start: datetime
+    baseline_start: datetime
+
+    @classmethod
+    def ending_at(cls, now: datetime, *, window: timedelta, baseline: timedelta) -> Windows:
+        return cls(now=now, window_start=now - window, baseline_start=now - window - baseline)
+
+
+@dataclass(frozen=True)
+class ShareCounts:
+    window_count: int = 0
+    window_negative: int = 0
+    baseline_count: int = 0
+    baseline_negative: int = 0
+
+    def __add__(self, other: ShareCounts) -> ShareCounts:
+        return ShareCounts(
+            self.window_count + other.window_count,
+            self.window_negative + other.window_negative,
+            self.baseline_count + other.baseline_count,
+            self.baseline_negative + other.baseline_negative,
+        )
+
+
+def find_watermark(*, session: Session) -> datetime | None:
+    """Latest event time stored, never ahead of the wall clock (a producer's clock can run fast).
+
+    Using the data's own clock lets a replayed 2020 stream and a live stream both work.
+    """
+    latest = session.scalar(select(func.max(Article.event_time)))
+    if latest is None:
+        return None
+    return min(latest, datetime.now(UTC))
+
+
+def _latest_predictions(start: datetime, end: datetime) -> Subquery:
+    """One row per article with event_time in (start, end]: its newest prediction."""
+    return (
+        select(
+            Prediction.article_id,
+            Prediction.topic,
+            Prediction.sentiment,
+            Prediction.p_negative,
+            Article.event_time,
+        )
+        .join(Article, Article.id == Prediction.article_id)
+        .where(Article.event_time > start, Article.event_time <= end)
+        .distinct(Prediction.article_id)
+        .order_by(Prediction.article_id, Prediction.id.desc())
+        .subquery("latest")
+    )
+
+
+def count_negative_shares(windows: Windows, *, session: Session) -> dict[str, ShareCounts]:
+    """Counts per topic, plus ``ALL_TOPICS`` summing every topic; topics with no articles are absent."""
+    latest = _latest_predictions(windows.baseline_start, windows.now)
+    in_window = latest.c.event_time > windows.window_start
+    negative = latest.c.sentiment == NEGATIVE
+    stmt = select(
+        latest.c.topic,
+        func.count().filter(in_window),
+        func.count().filter(in_window & negative),
+        func.count().filter(~in_window),
+        func.count().filter(~in_window & negative),
+    ).group_by(latest.c.topic)
+    counts = {topic: ShareCounts(*figures) for topic, *figures in session.execute(stmt)}
+    if counts:
+        counts[ALL_TOPICS] = sum(counts.values(), ShareCounts())
+    return counts
+
+
+def find_negative_examples(
+    scope: str, windows: Windows, *, limit: int, session: Session
+) -> list[dict[str, Any]]:
+    """The window's most confidently negative articles of a scope, as small JSON-ready dicts."""
+    latest = _latest_predictions(windows.window_start, windows.now)
+    stmt = (
+        select(Article, latest.c.topic, latest.c.p_negative)
+        .join(latest, latest.c.article_id == Article.id)
+        .where(latest.c.sentiment == NEGATIVE)
+        .order_by(latest.c.p_negative.desc(), Article.event_time.desc(), Article.id)
+        .limit(limit)
+    )
+    if scope != ALL_TOPICS:
+        stmt = stmt.where(latest.c.topic == scope)
+    return [_example(article, topic, p_negative) for article, topic, p_negative in session.execute(stmt)]
+
+
+def _example(article: Article, topic: str, p_negative: float) -> dict[str, Any]:
+    headline = (article.title or article.text).strip()
+    return {
+        "article_id": article.id,
+        "headline": headline[:280],
+        "topic": topic,
+        "p_negative": round(p_negative, 4),
+        "event_time": article.event_time.isoformat(),
+        "source": article.source,
+        "url": article.url,
+    }

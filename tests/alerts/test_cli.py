@@ -1,0 +1,95 @@
+"""`monitor alerts` and `monitor webhooks` as a user runs them (subprocess, real Postgres, real receiver)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from monitor.store import transaction
+from monitor.store.orm import WebhookEndpoint
+
+from .receiver import Receiver
+from .streams import BURST_START, stream, volume_burst, write_items
+
+pytestmark = pytest.mark.integration
+
+
+def run_cli(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "MONITOR_DATABASE__URL": database_url,
+        "MONITOR_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES": "true",
+        "MONITOR_WEBHOOKS__TIMEOUT_SECONDS": "2",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli.run", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_webhooks_add_list_test_disable(session_factory, database_url):
+    receiver = Receiver().start()
+    try:
+        res = run_cli("webhooks", "add", receiver.url, "--topics", "Earnings,all", database_url=database_url)
+        assert res.returncode == 0, res.stderr
+        secret = res.stdout.split("store it now): ")[1].strip()
+        assert secret.startswith("whsec_")
+        receiver.secret = secret
+        listed = run_cli("webhooks", "list", database_url=database_url)
+        assert "enabled" in listed.stdout and secret not in listed.stdout and secret[-4:] in listed.stdout
+        with transaction(session_factory) as session:
+            [endpoint] = session.scalars(select(WebhookEndpoint)).all()
+        assert sorted(endpoint.topics) == ["Earnings", "__all__"]
+
+        tested = run_cli("webhooks", "test", str(endpoint.id), database_url=database_url)
+        assert tested.returncode == 0, tested.stderr
+        assert "delivered (HTTP 200)" in tested.stdout
+        [got] = receiver.received
+        assert got.verified and got.body["type"] == "test"
+
+        off = run_cli("webhooks", "disable", str(endpoint.id), database_url=database_url)
+        assert off.returncode == 0 and "disabled" in off.stdout
+        again = run_cli("webhooks", "test", str(endpoint.id), database_url=database_url)
+        assert again.returncode == 2 and "is disabled" in again.stderr and "Traceback" not in again.stderr
+    finally:
+        receiver.stop()
+
+
+def test_webhooks_add_refuses_loopback_in_one_line(clean_db, database_url):
+    res = run_cli(
+        "webhooks",
+        "add",
+        "http://127.0.0.1:9/x",
+        database_url=database_url,
+        MONITOR_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES="false",
+    )
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and "MONITOR_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES" in res.stderr
+
+
+def test_alerts_check_then_list_then_relay(session_factory, database_url):
+    receiver = Receiver().start()
+    try:
+        with transaction(session_factory) as session:
+            write_items(stream(seed=11, burst=volume_burst()), session=session)
+        added = run_cli("webhooks", "add", receiver.url, "--topic", "Earnings", database_url=database_url)
+        receiver.secret = added.stdout.split("store it now): ")[1].strip()
+        env = {"MONITOR_ALERTS__MIN_COUNT": "10", "MONITOR_ALERTS__BASELINE_MINUTES": "720"}
+        now = (BURST_START + timedelta(minutes=50)).isoformat()
+        checked = run_cli("alerts", "check", "--now", now, database_url=database_url, **env)
+        assert checked.returncode == 0, checked.stderr
+        assert "opened   #1 Earnings" in checked.stdout or "opened   #2 Earnings" in checked.stdout
+        listed = run_cli("alerts", "list", database_url=database_url)
+        assert "Earnings" in listed.stdout and "open" in listed.stdout
+        relayed = run_cli("webhooks", "relay", database_url=database_url)
+        assert "delivered 1," in relayed.stdout  # only the Earnings alert matches the filter
+        assert [r.body["data"]["scope"] for r in receiver.received if r.verified] == ["Earnings"]
+        bad = run_cli("alerts", "check", "--now", "yesterday", database_url=database_url)
+        assert bad.returncode == 2 and "ISO 8601" in bad.stderr
+    finally:
+        receiver.stop()
