@@ -28,6 +28,24 @@ class KafkaSettings(BaseModel):
     max_message_bytes: int = Field(65536, description="Messages larger than this go to the dead-letter topic.")
     max_text_chars: int = Field(20000, description="Texts longer than this go to the dead-letter topic.")
     request_timeout_ms: int = Field(30000, description="Client request timeout.")
+    connect_timeout_ms: int = Field(
+        10000, ge=100, description="How long clients wait for the brokers at start-up before giving up."
+    )
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        "earliest", description="Where a consumer group without committed offsets starts reading."
+    )
+    session_timeout_ms: int = Field(
+        45000, ge=1000, description="Group membership is lost after this long without heartbeats."
+    )
+    heartbeat_interval_ms: int = Field(3000, ge=100, description="Heartbeat period of a group member.")
+    max_poll_interval_ms: int = Field(
+        300000, ge=1000, description="Longest gap between polls (one batch's work) before the member is evicted; "
+        "also how long a rebalance waits for members to rejoin."
+    )
+    backoff_initial_seconds: float = Field(
+        0.5, gt=0, description="First wait after Postgres or the dead-letter topic refused a batch."
+    )
+    backoff_max_seconds: float = Field(30.0, gt=0, description="Cap on the doubling wait between retries.")
 
     def client_options(self) -> dict[str, Any]:
         """Connection and security options shared by every kafka-python client."""
@@ -74,7 +92,11 @@ class AlertSettings(BaseModel):
     baseline_minutes: int = Field(24 * 60, ge=1, description="Length of the trailing baseline before the window.")
     min_count: int = Field(20, ge=1, description="Minimum articles in the window before a topic can alert.")
     min_baseline_count: int = Field(30, ge=1, description="Minimum articles in the baseline.")
-    z_threshold: float = Field(3.0, gt=0, description="Two-proportion z statistic needed to alert.")
+    z_threshold: float = Field(
+        4.0,
+        gt=0,
+        description="One-sided two-proportion z needed to alert (3.0 gave ~0.15 noise alerts/day/topic).",
+    )
     min_rise: float = Field(0.15, ge=0, le=1, description="Minimum absolute rise of the negative share.")
     resolve_margin: float = Field(
         0.5, ge=0, le=1, description="Resolve when the rise falls below this fraction of min_rise."
@@ -82,6 +104,7 @@ class AlertSettings(BaseModel):
     cooldown_minutes: int = Field(60, ge=0, description="After resolving, no new alert for the topic this long.")
     check_interval_seconds: int = Field(60, ge=1, description="How often the scheduler runs the detector.")
     dashboard_url: str = Field("http://localhost:8501", description="Link put in alert payloads.")
+    max_examples: int = Field(3, ge=0, le=20, description="Negative headlines quoted in an alert and its webhook.")
 
 
 class WebhookSettings(BaseModel):
@@ -90,6 +113,7 @@ class WebhookSettings(BaseModel):
     backoff_base_seconds: float = Field(5.0, description="First retry delay; doubles each attempt.")
     backoff_max_seconds: float = Field(3600.0, description="Cap on the retry delay.")
     relay_interval_seconds: int = Field(5, ge=1, description="How often the scheduler runs the relay.")
+    relay_batch_size: int = Field(100, ge=1, description="Most deliveries one relay pass sends.")
     allow_private_addresses: bool = Field(
         False, description="Allow endpoints on loopback/private/link-local addresses (SSRF guard off)."
     )
@@ -102,15 +126,61 @@ class SchedulerSettings(BaseModel):
     promotion_tolerance: float = Field(0.005, ge=0, description="Allowed drop per task before rejecting.")
     misfire_grace_seconds: int = Field(300, description="How late a job may start and still run.")
     housekeeping_hours: int = Field(24, ge=1, description="How often housekeeping runs.")
+    promotion_metric: Literal["accuracy", "macro_f1"] = Field(
+        "macro_f1", description="Score the promotion gate compares per task on the fixed evaluation sets."
+    )
+    retrain_backbone: str | None = Field(
+        None, description="Backbone (path or name) the retrain job trains from (default: the trainer's)."
+    )
+    retrain_epochs: int | None = Field(None, ge=1, description="Epochs per retrain (default: the preset's).")
+    retrain_max_steps: int | None = Field(None, ge=1, description="Cap on optimizer steps per retrain.")
+    retrain_base_limit: int | None = Field(
+        None, ge=1, description="Cap on examples per bundled base corpus in a retrain (default: all)."
+    )
+    retrain_seed: int = Field(0, description="Random seed passed to the trainer.")
+    retrain_learning_rate: float | None = Field(
+        None, gt=0, description="Learning rate of a retrain (default: the preset's)."
+    )
+    retrain_data_root: Path | None = Field(
+        None, description="Base corpora folder laid out like monitor/datasets (default: the bundled corpora)."
+    )
+    retrain_timeout_minutes: int = Field(
+        240, ge=1, description="A training subprocess running longer than this is killed and the run fails."
+    )
+    holdout_fraction: float = Field(
+        0.2, ge=0, lt=1, description="Share of labeled texts never trained on, kept to score new labels."
+    )
+    holdout_seed: int = Field(0, description="Seed of the held-out slice; changing it reshuffles the slice.")
+    eval_topic_path: Path | None = Field(
+        None, description="CSV (text,label) of the fixed topic evaluation set (default: bundled valid split)."
+    )
+    eval_sentiment_path: Path | None = Field(
+        None, description="CSV (text,label) of the fixed sentiment evaluation set (default: bundled valid)."
+    )
+    eval_limit: int | None = Field(
+        None, ge=1, description="Use only the first N rows of each fixed evaluation set (tests)."
+    )
+    heartbeat_retention_days: int = Field(
+        7, ge=1, description="Housekeeping deletes worker heartbeats older than this."
+    )
 
 
 class DashboardSettings(BaseModel):
     password: SecretStr | None = Field(None, description="If set, pages that write ask for this password.")
     refresh_seconds: int = Field(15, ge=2, description="Auto-refresh period of the overview.")
+    stale_worker_seconds: int = Field(
+        120, ge=1, description="A worker whose last heartbeat is older than this counts as stopped."
+    )
 
 
 class MetricsSettings(BaseModel):
     port: int = Field(9108, description="Port of the worker's Prometheus endpoint (0 disables it).")
+    heartbeat_seconds: float = Field(
+        5.0, gt=0, description="How often a worker upserts its row in worker_heartbeats (and refreshes lag)."
+    )
+    worker_id: str | None = Field(
+        None, description="Name of this worker in worker_heartbeats (default: host name and process id)."
+    )
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,33 @@
+"""Entry point of the dashboard: `streamlit run dashboard/app.py` (MONITOR_ settings from the environment)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Streamlit puts only this folder on sys.path; the `dashboard` package lives one level up.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import ui  # noqa: E402
+
+st.set_page_config(page_title="Financial news monitor", page_icon=":material/monitoring:", layout="wide")
+
+PAGES = [
+    st.Page("views/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+    st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:"),
+    st.Page("views/articles.py", title="Articles", icon=":material/article:"),
+    st.Page("views/labeling.py", title="Labeling queue", icon=":material/label:"),
+    st.Page("views/models.py", title="Models", icon=":material/model_training:"),
+]
+
+page = st.navigation(PAGES)
+with st.sidebar:
+    st.text_input(
+        "Your name", key="analyst", placeholder="e.g. maria", help="Recorded on labels and acknowledgements."
+    )
+ui.stop_unless_database_ready()
+page.run()

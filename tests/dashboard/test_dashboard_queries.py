@@ -1,0 +1,139 @@
+"""The dashboard's SQL against the real Postgres: latest prediction per article, buckets, filters, queue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dash_helpers import add_article
+
+from dashboard import queries
+from dashboard.queries import ArticleFilter
+from monitor.learning import NewLabel, insert_labels
+from monitor.store.orm import Prediction
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def test_series_counts_each_article_once_by_its_latest_prediction(db):
+    t0 = NOW.replace(minute=0, second=0) - timedelta(hours=3)  # on an hour boundary, like the buckets
+    with db() as s:
+        a = add_article(
+            s, "Apple beats", topic="Earnings", sentiment="positive", at=t0 + timedelta(minutes=1)
+        )
+        add_article(
+            s, "Fed holds", topic="Fed | Central Banks", sentiment="negative", at=t0 + timedelta(minutes=2)
+        )
+        add_article(s, "Late one", topic="Earnings", sentiment="negative", at=t0 + timedelta(minutes=70))
+        # A newer model relabels the first article: only that prediction may count.
+        s.add(
+            Prediction(
+                article_id=a.id,
+                model_version="v2",
+                topic="Macro",
+                topic_confidence=0.7,
+                sentiment="negative",
+                sentiment_confidence=0.8,
+                p_negative=0.8,
+                p_neutral=0.1,
+                p_positive=0.1,
+                created_at=datetime.now(UTC) + timedelta(seconds=5),
+            )
+        )
+    with db() as s:
+        series = queries.fetch_topic_series(t0, NOW, timedelta(hours=1), session=s)
+    rows = {(r.bucket.to_pydatetime(), r.topic): (r.articles, r.negative) for r in series.itertuples()}
+    assert rows[(t0, "Macro")] == (1, 1)
+    assert rows[(t0, "Fed | Central Banks")] == (1, 1)
+    assert rows[(t0 + timedelta(hours=1), "Earnings")] == (1, 1)
+    assert series["articles"].sum() == 3  # the relabelled article is not counted twice
+
+
+def test_series_and_bounds_ignore_articles_outside_the_range_or_without_prediction(db):
+    with db() as s:
+        add_article(s, "old", at=NOW - timedelta(days=5))
+        add_article(s, "new", at=NOW - timedelta(minutes=10))
+        s.flush()
+    with db() as s:
+        series = queries.fetch_topic_series(NOW - timedelta(hours=1), NOW, timedelta(minutes=5), session=s)
+        earliest, latest = queries.fetch_time_bounds(session=s)
+    assert series["articles"].sum() == 1
+    assert earliest == NOW - timedelta(days=5) and latest == NOW - timedelta(minutes=10)
+
+
+def test_time_bounds_of_an_empty_database(db):
+    with db() as s:
+        assert queries.fetch_time_bounds(session=s) == (None, None)
+
+
+def test_article_filter_narrows_by_text_topic_sentiment_source_time_and_confidence(db):
+    with db() as s:
+        add_article(
+            s,
+            "Tesla recalls 50% of cars",
+            topic="Company | Product News",
+            sentiment="negative",
+            source="Reuters",
+            sentiment_confidence=0.55,
+        )
+        add_article(
+            s,
+            "Tesla deliveries rise",
+            topic="Company | Product News",
+            sentiment="positive",
+            source="CNBC",
+            sentiment_confidence=0.95,
+        )
+        add_article(
+            s, "Gold steady", topic="Gold | Metals | Materials", source="Reuters", at=NOW - timedelta(days=2)
+        )
+
+    def ids(flt: ArticleFilter) -> list[str]:
+        with db() as s:
+            frame, total = queries.fetch_articles(flt, session=s)
+        assert total == len(frame)
+        return sorted(frame["text"])
+
+    assert len(ids(ArticleFilter())) == 3
+    assert ids(ArticleFilter(search="tesla")) == ["Tesla deliveries rise", "Tesla recalls 50% of cars"]
+    assert ids(ArticleFilter(search="50%")) == ["Tesla recalls 50% of cars"]  # % is literal, not a wildcard
+    assert ids(ArticleFilter(sentiments=("negative",))) == ["Tesla recalls 50% of cars"]
+    assert ids(ArticleFilter(sources=("Reuters",), topics=("Gold | Metals | Materials",))) == ["Gold steady"]
+    assert ids(ArticleFilter(start=NOW - timedelta(hours=1))) == [
+        "Tesla deliveries rise",
+        "Tesla recalls 50% of cars",
+    ]
+    assert ids(ArticleFilter(sentiment_confidence=(0.0, 0.6))) == ["Tesla recalls 50% of cars"]
+
+
+def test_article_list_is_capped_but_reports_the_full_count(db):
+    with db() as s:
+        for i in range(7):
+            add_article(s, f"item {i}", at=NOW - timedelta(minutes=i))
+    with db() as s:
+        frame, total = queries.fetch_articles(ArticleFilter(), session=s, limit=3)
+    assert total == 7
+    assert frame["text"].tolist() == ["item 0", "item 1", "item 2"]  # newest first
+
+
+def test_label_queue_puts_the_least_sure_first_and_skips_labeled_articles(db):
+    with db() as s:
+        sure = add_article(s, "sure", topic_confidence=0.99, sentiment_confidence=0.99)
+        unsure_topic = add_article(s, "unsure topic", topic_confidence=0.31, sentiment_confidence=0.99)
+        unsure_sent = add_article(s, "unsure sentiment", topic_confidence=0.9, sentiment_confidence=0.4)
+        labeled = add_article(s, "already labeled", topic_confidence=0.2, sentiment_confidence=0.2)
+        insert_labels(
+            [
+                NewLabel(
+                    text="already labeled", sentiment="neutral", origin="dashboard", article_id=labeled.id
+                )
+            ],
+            session=s,
+        )
+    with db() as s:
+        queue = queries.fetch_label_queue(session=s, limit=10)
+        only_macro = queries.fetch_label_queue(session=s, topic="Macro")
+    assert queue["article_id"].tolist() == [unsure_topic.id, unsure_sent.id, sure.id]
+    assert only_macro.empty
