@@ -135,7 +135,7 @@ class SchedulerSettings(BaseModel):
     retrain_epochs: int | None = Field(None, ge=1, description="Epochs per retrain (default: the preset's).")
     retrain_max_steps: int | None = Field(None, ge=1, description="Cap on optimizer steps per retrain.")
     retrain_base_limit: int | None = Field(
-        None, ge=1, description="Cap on examples per bundled base corpus in a retrain (default: all)."
+        None, ge=10, description="Cap on examples per bundled base corpus in a retrain (default: all)."
     )
     retrain_seed: int = Field(0, description="Random seed passed to the trainer.")
     retrain_learning_rate: float | None = Field(

@@ -21,7 +21,14 @@ app = typer.Typer(
 COMMANDS: list[tuple[str, str | None]] = [
     ("monitor.cli.config", "config"),
     ("monitor.cli.db", "db"),
+    ("monitor.cli.model", None),
+    ("monitor.cli.alerts", "alerts"),
+    ("monitor.cli.webhooks", "webhooks"),
     ("monitor.cli.demo", None),
+    ("monitor.cli.worker", None),
+    ("monitor.cli.labels", "labels"),
+    ("monitor.cli.models", "models"),
+    ("monitor.cli.scheduler", None),
 ]
 
 

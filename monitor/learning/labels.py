@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from monitor.store.orm import Label
+from monitor.store.orm import Article, Label
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ def insert_labels(labels: Iterable[NewLabel], *, session: Session) -> int:
     ]
     new = 0
     for i in range(0, len(rows), 1000):
-        stmt = insert(Label).values(rows[i : i + 1000]).on_conflict_do_nothing(index_elements=[Label.dedupe_key])
+        stmt = insert(Label).values(rows[i : i + 1000])
+        stmt = stmt.on_conflict_do_nothing(index_elements=[Label.dedupe_key])
         new += len(session.execute(stmt.returning(Label.id)).all())
     return new
 
@@ -54,3 +55,13 @@ def insert_labels(labels: Iterable[NewLabel], *, session: Session) -> int:
 def count_unused_labels(*, session: Session) -> int:
     """Labels not yet used by any training run (what the retrain trigger counts)."""
     return session.scalar(select(func.count()).select_from(Label).where(Label.used_by_run_id.is_(None))) or 0
+
+
+def unlink_unknown_articles(labels: list[NewLabel], *, session: Session) -> list[NewLabel]:
+    """Labels whose ``article_id`` is not stored keep their text but lose the link (else the FK fails)."""
+    wanted = {lab.article_id for lab in labels if lab.article_id is not None}
+    if not wanted:
+        return labels
+    known = set(session.scalars(select(Article.id).where(Article.id.in_(wanted))))
+    return [lab if lab.article_id in known or lab.article_id is None else replace(lab, article_id=None)
+            for lab in labels]

@@ -69,7 +69,9 @@ def promote_version(version: str, *, session: Session) -> ModelVersion:
 def rollback_champion(*, session: Session) -> ModelVersion:
     """Promote the champion before the current one (a second rollback returns to where it started)."""
     current = get_champion(session=session)
-    stmt = select(ModelVersion).where(ModelVersion.promoted_at.is_not(None), ModelVersion.status != "champion")
+    stmt = select(ModelVersion).where(
+        ModelVersion.promoted_at.is_not(None), ModelVersion.status != "champion"
+    )
     if current is not None and current.promoted_at is not None:
         stmt = stmt.where(ModelVersion.promoted_at < current.promoted_at)
     previous = session.scalar(stmt.order_by(ModelVersion.promoted_at.desc()).limit(1))

@@ -1,0 +1,107 @@
+"""``monitor models``: list versions and training runs, promote, roll back, register a directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from monitor.cli.common import connected_engine, load_settings
+from monitor.errors import MonitorError
+from monitor.store import make_session_factory, transaction
+
+app = typer.Typer(help="Model versions: the champion workers serve, and the rest.", no_args_is_help=True)
+
+
+def _session_factory():
+    return make_session_factory(connected_engine(load_settings()))
+
+
+def _scores(scores: dict[str, Any] | None) -> str:
+    if not scores:
+        return "-"
+    parts = [f"{name} {scores[name]['accuracy']:.3f}/{scores[name]['macro_f1']:.3f}"
+             for name in ("topic", "sentiment") if {"accuracy", "macro_f1"} <= set(scores.get(name) or {})]
+    if isinstance(scores.get("labels"), dict):
+        parts.append(f"labels {scores['labels']['accuracy']:.3f} (n={scores['labels']['n']})")
+    return ", ".join(parts) or "-"
+
+
+@app.command("list")
+def list_() -> None:
+    """Every registered version, newest first (scores: accuracy/macro-F1)."""
+    from monitor.learning.registry import list_versions
+
+    with transaction(_session_factory()) as session:
+        versions = list_versions(session=session)
+        if not versions:
+            typer.echo("no model versions registered; `monitor models register DIR` adds one")
+            return
+        for v in versions:
+            created = f"{v.created_at:%Y-%m-%d %H:%M}"
+            typer.echo(f"{v.version:<28} {v.status:<9} {created}  {_scores(v.scores)}  {v.path}")
+
+
+@app.command("runs")
+def runs(limit: int = typer.Option(20, "--limit", min=1, help="How many runs to show.")) -> None:
+    """Recent training runs with their decision or error."""
+    from monitor.learning.runs import list_training_runs
+
+    with transaction(_session_factory()) as session:
+        for r in list_training_runs(session=session, limit=limit):
+            outcome = (r.error or r.decision or "").splitlines()[0][:120] if (r.error or r.decision) else ""
+            typer.echo(f"#{r.id:<4} {r.status:<9} {r.started_at:%Y-%m-%d %H:%M} {r.trigger:<9} "
+                       f"{r.candidate_version or '-'} vs {r.champion_version or '-'}: {outcome}")
+
+
+@app.command("promote")
+def promote(version: str = typer.Argument(..., help="Version from `monitor models list`.")) -> None:
+    """Make VERSION the champion; workers switch to it between batches."""
+    from monitor.learning.registry import get_version, promote_version
+
+    with transaction(_session_factory()) as session:
+        _check_directory(Path(get_version(version, session=session).path))
+        row = promote_version(version, session=session)
+    typer.echo(f"{row.version} is the champion")
+
+
+@app.command("rollback")
+def rollback() -> None:
+    """Promote the champion before the current one again."""
+    from monitor.learning.registry import rollback_champion
+
+    with transaction(_session_factory()) as session:
+        row = rollback_champion(session=session)
+        _check_directory(Path(row.path))
+    typer.echo(f"rolled back: {row.version} is the champion")
+
+
+@app.command("register")
+def register(
+    directory: Path = typer.Argument(..., help="A model directory written by `monitor train`."),
+    version: str = typer.Option(None, "--version", help="Name to register (default: config.json's version)."),
+    champion: bool = typer.Option(False, "--champion", help="Also make it the champion."),
+) -> None:
+    """Register an existing model directory as a version (with the scores its config.json records)."""
+    from monitor.learning.registry import register_version
+
+    config = _check_directory(directory)
+    name = version or config.get("version") or directory.resolve().name
+    with transaction(_session_factory()) as session:
+        register_version(name, str(directory.resolve()), session=session, scores=config.get("scores") or None,
+                         status="champion" if champion else "candidate")
+    typer.echo(f"registered {name}{' as champion' if champion else ''}")
+
+
+def _check_directory(directory: Path) -> dict[str, Any]:
+    """The directory's config.json, or a one-line error saying what is wrong with it."""
+    path = directory / "config.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MonitorError(f"{directory} is not a model directory (no config.json); train one with "
+                           "`monitor train --out DIR`") from None
+    except (OSError, ValueError) as exc:
+        raise MonitorError(f"{path} is unreadable ({exc}); retrain or restore the model") from None

@@ -1,0 +1,105 @@
+"""Score a model directory on the fixed evaluation sets and the held-out labels (the same for both models)."""
+
+from __future__ import annotations
+
+import csv
+import gc
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import MonitorError
+from monitor.learning.gate import LABELS_SET
+from monitor.model.labels import TASK_LABELS, normalize_sentiment, normalize_topic
+from monitor.settings import ModelSettings, SchedulerSettings
+
+log = logging.getLogger(__name__)
+
+NORMALIZE: dict[str, Callable[[str], str]] = {"topic": normalize_topic, "sentiment": normalize_sentiment}
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    task: str
+    texts: list[str]
+    labels: list[str]
+
+
+def read_eval_csv(path: Path, *, name: str, task: str, limit: int | None = None) -> EvalSet:
+    """A ``text,label`` CSV (the bundled splits' layout); ``limit`` keeps a fixed, class-mixed subset."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = [(row["text"], NORMALIZE[task](row["label"])) for row in csv.DictReader(fh)]
+    except (OSError, KeyError, ValueError) as exc:
+        raise MonitorError(
+            f"evaluation set {path} is unusable ({exc}); fix MONITOR_SCHEDULER__EVAL_*_PATH"
+        ) from None
+    if not rows:
+        raise MonitorError(f"evaluation set {path} has no rows")
+    if limit is not None and limit < len(rows):
+        # Files are often sorted by label: the first N rows would be one class. Order by a hash instead,
+        # so the subset is mixed and the same in every run.
+        rows = sorted(rows, key=lambda r: hashlib.sha256(r[0].encode()).digest())[:limit]
+    return EvalSet(name, task, [t for t, _ in rows], [lab for _, lab in rows])
+
+
+def fixed_eval_sets(settings: SchedulerSettings) -> list[EvalSet]:
+    from monitor import datasets
+
+    topic = settings.eval_topic_path or datasets.path("twitter-fin-topic/valid.csv")
+    sentiment = settings.eval_sentiment_path or datasets.path("twitter-fin-sentiment/valid.csv")
+    return [
+        read_eval_csv(Path(topic), name="topic", task="topic", limit=settings.eval_limit),
+        read_eval_csv(Path(sentiment), name="sentiment", task="sentiment", limit=settings.eval_limit),
+    ]
+
+
+def label_eval_sets(held_out: Sequence[tuple[str, str | None, str | None]]) -> list[EvalSet]:
+    """Held-out ``(text, topic, sentiment)`` labels as one set per task (empty tasks left out)."""
+    sets = []
+    for task, column in (("topic", 1), ("sentiment", 2)):
+        rows = [(item[0], item[column]) for item in held_out if item[column]]
+        if rows:
+            sets.append(EvalSet(f"{LABELS_SET}_{task}", task, [t for t, _ in rows], [lab for _, lab in rows]))
+    return sets
+
+
+def task_scores(task: str, truth: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
+    """Accuracy and macro-F1 exactly as ``monitor evaluate`` computes them, plus the count correct."""
+    from monitor.model.evaluation import evaluate_task
+
+    report = evaluate_task(task, truth, predicted, TASK_LABELS[task])
+    correct = sum(t == p for t, p in zip(truth, predicted, strict=True))
+    return {"accuracy": report.accuracy, "macro_f1": report.macro_f1, "weighted_f1": report.weighted_f1,
+            "n": report.n, "correct": correct}
+
+
+def evaluate_model(path: Path, sets: Sequence[EvalSet], model: ModelSettings) -> dict[str, Any]:
+    """Scores per set plus ``labels``: accuracy over both tasks of the held-out labels together."""
+    from monitor.model.predictor import Predictor
+
+    predictor = Predictor.from_settings(model, path)
+    try:
+        scores = {s.name: task_scores(s.task, s.labels, _predict(predictor, s)) for s in sets}
+    finally:
+        del predictor
+        gc.collect()
+    held = [v for k, v in scores.items() if k.startswith(f"{LABELS_SET}_")]
+    if held:
+        n, correct = sum(v["n"] for v in held), sum(v["correct"] for v in held)
+        scores[LABELS_SET] = {"accuracy": correct / n, "n": n, "correct": correct}
+    log.info("evaluated %s: %s", path, _summary(scores))
+    return scores
+
+
+def _predict(predictor: Any, eval_set: EvalSet) -> list[str]:
+    predictions = predictor.predict(eval_set.texts)
+    return [getattr(p, eval_set.task) for p in predictions]
+
+
+def _summary(scores: dict[str, Any]) -> str:
+    return ", ".join(f"{k} acc {v['accuracy']:.3f} (n={v['n']})" for k, v in scores.items())

@@ -1,0 +1,222 @@
+"""The retrain job: labels -> candidate (trained in a subprocess) -> evaluation gate -> champion or not.
+
+Whatever fails, the champion keeps serving and the run records why.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.learning.evaluation import evaluate_model, fixed_eval_sets, label_eval_sets
+from monitor.learning.gate import decide_promotion
+from monitor.learning.labels import count_unused_labels
+from monitor.learning.registry import get_champion, promote_version, register_version
+from monitor.learning.runs import (
+    LabelSnapshot,
+    finish_training_run,
+    mark_labels_used,
+    snapshot_labels,
+    start_training_run,
+)
+from monitor.learning.training import TrainRequest, run_training
+from monitor.settings import Settings
+from monitor.store import transaction
+from monitor.store.orm import TrainingRun
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x6D6F6E_7274  # "mon" "rt": one retrain at a time across every scheduler process
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    status: str  # skipped | promoted | rejected | failed
+    run_id: int | None = None
+    version: str | None = None
+    decision: str | None = None
+    error: str | None = None
+
+    def __str__(self) -> str:
+        run = f" (run #{self.run_id})" if self.run_id else ""
+        detail = (self.error or "").splitlines()[0] if self.status == "failed" else self.decision
+        return f"{self.status}{' ' + self.version if self.version else ''}{run}: {detail}"
+
+
+@dataclass(frozen=True)
+class ChampionRef:
+    version: str
+    path: Path
+
+
+def run_retrain(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    *,
+    force: bool = False,
+    trigger: str = "schedule",
+    stop: threading.Event | None = None,
+) -> RetrainResult:
+    """Retrain when enough unused labels exist (or ``force``); returns what happened."""
+    with retrain_lock(session_factory) as locked:
+        if not locked:
+            log.warning("retrain skipped: another scheduler is retraining right now")
+            return RetrainResult("skipped", decision="another retrain is in progress")
+        with transaction(session_factory) as session:  # counted under the lock: a run just done used them
+            unused = count_unused_labels(session=session)
+        needed = settings.scheduler.retrain_min_new_labels
+        if not force and unused < needed:
+            log.info("retrain skipped: %d new labels, %d needed", unused, needed)
+            return RetrainResult("skipped", decision=f"{unused} new labels, {needed} needed")
+        return RetrainRun(settings, session_factory, trigger=trigger, stop=stop).execute()
+
+
+@contextmanager
+def retrain_lock(session_factory: sessionmaker[Session]) -> Iterator[bool]:
+    """A session-level advisory lock on one connection held for the whole run (no transaction left open)."""
+    engine = session_factory.kw["bind"]
+    with engine.connect() as conn:
+        locked = bool(conn.scalar(select(func.pg_try_advisory_lock(LOCK_KEY))))
+        conn.commit()
+        try:
+            yield locked
+        finally:
+            if locked:
+                conn.scalar(select(func.pg_advisory_unlock(LOCK_KEY)))
+                conn.commit()
+
+
+class RetrainRun:
+    """One attempt, from the ``running`` row to its recorded outcome."""
+
+    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], *, trigger: str,
+                 stop: threading.Event | None) -> None:
+        self.settings = settings
+        self.sched = settings.scheduler
+        self.session_factory = session_factory
+        self.trigger = trigger
+        self.stop = stop
+        with transaction(session_factory) as session:
+            self.run_id = start_training_run(trigger, session=session).id
+        self.version = f"r{self.run_id}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+        self.registry = Path(settings.model.registry_dir).resolve()
+        self.out_dir = self.registry / self.version
+        self.workdir = self.registry / "_runs" / str(self.run_id)
+        self.champion: ChampionRef | None = None
+
+    def execute(self) -> RetrainResult:
+        log.info("retrain run %d started (%s): candidate %s", self.run_id, self.trigger, self.version)
+        try:
+            return self._attempt()
+        except Exception as exc:
+            log.exception("retrain run %d failed; the champion keeps serving", self.run_id)
+            shutil.rmtree(self.out_dir, ignore_errors=True)
+            return self._record_failure(exc)
+
+    def _attempt(self) -> RetrainResult:
+        with transaction(self.session_factory) as session:
+            snapshot = snapshot_labels(session=session, holdout_fraction=self.sched.holdout_fraction,
+                                       holdout_seed=self.sched.holdout_seed)
+            champion = self.champion = current_champion(self.settings, session=session)
+        self._record(n_labels=len(snapshot.train), n_new_labels=len(snapshot.unused_ids),
+                     champion_version=champion.version if champion else None,
+                     candidate_version=self.version)
+        self._train(snapshot)
+        sets = fixed_eval_sets(self.sched) + label_eval_sets(snapshot.held_out)
+        candidate_scores = evaluate_model(self.out_dir, sets, self.settings.model)
+        champion_scores = evaluate_model(champion.path, sets, self.settings.model) if champion else None
+        return self._record_outcome(snapshot, candidate_scores, champion_scores)
+
+    def _train(self, snapshot: LabelSnapshot) -> None:
+        extra = write_extra_file(snapshot, self.workdir / "labels.csv") if snapshot.train else None
+        request = TrainRequest.from_settings(self.sched, out_dir=self.out_dir, version=self.version,
+                                             extra_file=extra)
+        run_training(request, log_file=self.workdir / "train.log",
+                     timeout_s=self.sched.retrain_timeout_minutes * 60, stop=self.stop)
+
+    def _record_outcome(self, snapshot: LabelSnapshot, candidate_scores: dict[str, Any],
+                        champion_scores: dict[str, Any] | None) -> RetrainResult:
+        sched = self.sched
+        decision = decide_promotion(candidate_scores, champion_scores, tolerance=sched.promotion_tolerance,
+                                    metric=sched.promotion_metric)
+        status, reason = ("promoted" if decision.promote else "rejected"), decision.reason
+        with transaction(self.session_factory) as session:
+            if decision.promote and self._champion_changed(session):
+                status, reason = "rejected", f"the champion changed during the run, kept it: {reason}"
+            register_version(self.version, str(self.out_dir), session=session, scores=candidate_scores,
+                             status="rejected" if status == "rejected" else "candidate",
+                             training_run_id=self.run_id)
+            if status == "promoted":
+                promote_version(self.version, session=session)
+            mark_labels_used(snapshot.unused_ids, self.run_id, session=session)
+            finish_training_run(self.run_id, status, session=session, decision=reason,
+                                candidate_scores=candidate_scores, champion_scores=champion_scores,
+                                n_base_examples=base_example_count(self.out_dir))
+        log.info("retrain run %d %s %s: %s", self.run_id, status, self.version, reason)
+        return RetrainResult(status, self.run_id, self.version, reason)
+
+    def _champion_changed(self, session: Session) -> bool:
+        # Someone promoted or rolled back by hand while we trained: their choice stands.
+        now = current_champion(self.settings, session=session)
+        return (now.version if now else None) != (self.champion.version if self.champion else None)
+
+    def _record(self, **fields: Any) -> None:
+        with transaction(self.session_factory) as session:
+            run = session.get_one(TrainingRun, self.run_id)
+            for name, value in fields.items():
+                setattr(run, name, value)
+
+    def _record_failure(self, exc: Exception) -> RetrainResult:
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            with transaction(self.session_factory) as session:
+                finish_training_run(self.run_id, "failed", session=session, error=error,
+                                    decision="failed: the champion keeps serving")
+        except Exception:
+            log.exception("could not record the failure of retrain run %d", self.run_id)
+        return RetrainResult("failed", self.run_id, None, "failed: the champion keeps serving", error)
+
+
+def current_champion(settings: Settings, *, session: Session) -> ChampionRef | None:
+    """The registered champion, else the fallback directory workers serve when none is registered."""
+    row = get_champion(session=session)
+    if row is not None:
+        return ChampionRef(row.version, Path(row.path))
+    fallback = Path(settings.model.directory)
+    config = fallback / "config.json"
+    if not config.is_file():
+        return None
+    version = json.loads(config.read_text(encoding="utf-8")).get("version") or fallback.resolve().name
+    return ChampionRef(version, fallback)
+
+
+def write_extra_file(snapshot: LabelSnapshot, path: Path) -> Path:
+    """The labels to train on as ``text,topic,sentiment`` (the trainer's ``--extra`` format)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "topic", "sentiment"])
+        writer.writerows((text, topic or "", sentiment or "") for text, topic, sentiment in snapshot.train)
+    return path
+
+
+def base_example_count(model_dir: Path) -> int | None:
+    """Examples the trainer took from the bundled corpora (train + dev), as its config.json records."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        corpora = config["training"]["data"]["corpora"].values()
+        return sum(int(c.get("train", 0)) + int(c.get("dev", 0)) for c in corpora)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None

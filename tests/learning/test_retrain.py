@@ -1,0 +1,129 @@
+"""The retrain job end to end with a tiny encoder: train in a subprocess, gate, register, promote or not."""
+
+import pytest
+from sqlalchemy import func, select
+from synthetic_data import shuffled, synthetic_examples
+
+from monitor.learning import NewLabel, get_champion, insert_labels, list_versions, register_version
+from monitor.learning.retrain import run_retrain
+from monitor.store import transaction
+from monitor.store.orm import Label, TrainingRun
+
+pytestmark = pytest.mark.integration
+
+
+def store(session_factory, examples, origin="import"):
+    with transaction(session_factory) as s:
+        labels = [NewLabel(text, topic, sentiment, origin=origin) for text, topic, sentiment in examples]
+        return insert_labels(labels, session=s)
+
+
+def run_row(session_factory, run_id):
+    with transaction(session_factory) as s:
+        return s.get_one(TrainingRun, run_id)
+
+
+def test_labels_train_a_champion_and_shuffled_corrections_are_rejected(retrain_settings, session_factory):
+    examples = synthetic_examples(150, seed=7)
+    assert store(session_factory, examples) == 150
+
+    first = run_retrain(retrain_settings, session_factory)
+    assert first.status == "promoted", first
+    run = run_row(session_factory, first.run_id)
+    assert run.status == "promoted" and run.champion_version is None and run.error is None
+    assert run.n_new_labels == 150 and 100 <= run.n_labels <= 140  # the held-out slice is not trained on
+    assert run.n_base_examples == 160
+    champion_scores = run.candidate_scores
+    assert champion_scores["topic"]["accuracy"] > 0.65, champion_scores  # chance is 0.25
+    assert champion_scores["sentiment"]["accuracy"] > 0.65, champion_scores  # chance is 0.33
+    assert champion_scores["labels"]["n"] == 2 * (150 - run.n_labels)  # both tasks of each held-out text
+    with transaction(session_factory) as s:
+        champion = get_champion(session=s)
+        assert champion.version == first.version and champion.scores == champion_scores
+        assert champion.training_run_id == first.run_id
+        used = select(func.count()).select_from(Label).where(Label.used_by_run_id == first.run_id)
+        assert s.scalar(used) == 150
+
+    # The same texts again, every label wrong: newer labels win, so the candidate learns the wrong mapping.
+    assert store(session_factory, shuffled(examples), origin="dashboard") == 150
+    second = run_retrain(retrain_settings, session_factory)
+    assert second.status == "rejected", second
+    run = run_row(session_factory, second.run_id)
+    assert run.champion_version == first.version
+    assert run.decision.startswith("rejected")
+    for task in ("topic", "sentiment"):  # measurably worse, not a coin flip at the tolerance
+        gap = run.champion_scores[task]["macro_f1"] - run.candidate_scores[task]["macro_f1"]
+        assert gap > 0.3, run.decision
+    assert run.champion_scores["topic"] == champion_scores["topic"]  # same fixed sets, same champion
+    with transaction(session_factory) as s:
+        assert get_champion(session=s).version == first.version
+        statuses = {v.version: v.status for v in list_versions(session=s)}
+        assert statuses == {first.version: "champion", second.version: "rejected"}
+        assert s.scalar(select(func.count()).select_from(Label).where(Label.used_by_run_id.is_(None))) == 0
+
+
+def test_training_crash_keeps_the_champion_and_records_failure(retrain_settings, session_factory, tmp_path):
+    from monitor.model.testing import make_tiny_model
+
+    champion_dir = make_tiny_model(tmp_path / "champ", version="champ-1")
+    with transaction(session_factory) as s:
+        register_version("champ-1", str(champion_dir), session=s, status="champion")
+    store(session_factory, synthetic_examples(60, seed=3))
+    broken = retrain_settings.model_copy(update={"scheduler": retrain_settings.scheduler.model_copy(
+        update={"retrain_backbone": str(tmp_path / "no-such-backbone")})})
+
+    result = run_retrain(broken, session_factory)
+
+    assert result.status == "failed"
+    run = run_row(session_factory, result.run_id)
+    assert run.status == "failed" and run.finished_at is not None
+    assert "TrainingFailed" in run.error and "exited with code" in run.error
+    assert "no-such-backbone" in run.error  # the end of the trainer's log says what went wrong
+    assert run.decision == "failed: the champion keeps serving"
+    with transaction(session_factory) as s:
+        assert get_champion(session=s).version == "champ-1"
+        assert [v.version for v in list_versions(session=s)] == ["champ-1"]
+        assert s.scalar(select(func.count()).select_from(Label).where(Label.used_by_run_id.is_(None))) == 60
+    registry = retrain_settings.model.registry_dir
+    assert not (registry / run.candidate_version).exists()  # no half-written model left behind
+    assert (registry / "_runs" / str(run.id) / "train.log").is_file()
+
+
+def test_too_few_labels_skips_without_a_run_unless_forced(retrain_settings, session_factory):
+    store(session_factory, synthetic_examples(10, seed=5))
+    result = run_retrain(retrain_settings, session_factory)
+    assert result.status == "skipped" and result.decision == "10 new labels, 50 needed"
+    with transaction(session_factory) as s:
+        assert s.scalar(select(func.count()).select_from(TrainingRun)) == 0
+
+
+def test_unregistered_serving_directory_counts_as_the_champion(retrain_settings, session_factory):
+    from monitor.learning.retrain import current_champion
+    from monitor.model.testing import make_tiny_model
+
+    with transaction(session_factory) as s:
+        assert current_champion(retrain_settings, session=s) is None
+        make_tiny_model(retrain_settings.model.directory, version="starter")
+        champion = current_champion(retrain_settings, session=s)
+        assert (champion.version, champion.path) == ("starter", retrain_settings.model.directory)
+        register_version("registered", "/models/registered", session=s, status="champion")
+        assert current_champion(retrain_settings, session=s).version == "registered"
+
+
+def test_jobs_run_retrain_reports_a_skip_in_one_line(run_cli, session_factory):
+    res = run_cli("jobs", "run", "retrain")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "retrain: skipped: 0 new labels, 200 needed"
+
+
+def test_retrain_lock_is_exclusive_and_released(session_factory):
+    from monitor.learning.retrain import retrain_lock
+
+    with retrain_lock(session_factory) as first:
+        with retrain_lock(session_factory) as second:
+            assert first and not second
+        for _ in range(3):  # whichever pooled connection comes next, the lock is still held
+            with retrain_lock(session_factory) as again:
+                assert not again
+    with retrain_lock(session_factory) as after:
+        assert after

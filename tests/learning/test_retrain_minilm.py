@@ -1,0 +1,36 @@
+"""One retrain with the real MiniLM backbone (slow): the job works with the production default."""
+
+import csv
+import random
+
+import pytest
+
+from monitor import datasets
+from monitor.learning import NewLabel, get_champion, insert_labels
+from monitor.learning.retrain import run_retrain
+from monitor.model.labels import normalize_sentiment
+from monitor.store import transaction
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_retrain_with_the_real_backbone_registers_a_scored_champion(settings, session_factory):
+    with datasets.path("twitter-fin-sentiment/train.csv").open(newline="", encoding="utf-8") as fh:
+        rows = random.Random(0).sample(list(csv.DictReader(fh)), 80)
+    with transaction(session_factory) as s:
+        labels = [NewLabel(r["text"], sentiment=normalize_sentiment(r["label"])) for r in rows]
+        insert_labels(labels, session=s)
+    settings.scheduler = settings.scheduler.model_copy(update={
+        "retrain_min_new_labels": 50, "retrain_preset": "quick", "retrain_max_steps": 40,
+        "retrain_base_limit": 200, "eval_limit": 150, "retrain_timeout_minutes": 20,
+    })
+    settings.model.device = "cpu"
+
+    result = run_retrain(settings, session_factory)
+
+    assert result.status == "promoted", result
+    with transaction(session_factory) as s:
+        champion = get_champion(session=s)
+    assert champion.version == result.version
+    assert champion.scores["topic"]["n"] == 150 and champion.scores["sentiment"]["n"] == 150
+    assert champion.scores["sentiment"]["accuracy"] > 0.45  # three classes; the pretrained encoder helps
