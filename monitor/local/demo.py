@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,10 +114,8 @@ def _create_topics(bootstrap: str, env: dict[str, str]) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         for name, partitions in ((env["MONITOR_KAFKA__INPUT_TOPIC"], 3), ("news.dlq", 1), ("news.labels", 1)):
-            try:
+            with suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
 
@@ -173,6 +171,7 @@ def run_demo(opts: DemoOptions) -> int:
 
         procs.start("worker", monitor_command("worker"))
         procs.start("scheduler", monitor_command("scheduler"))
+        procs.start("labels", monitor_command("labels", "consume"))
         if opts.dashboard:
             procs.start("dashboard", _dashboard_command(opts.dashboard_port))
 
@@ -202,7 +201,7 @@ def _print_where_to_look(opts: DemoOptions, logs: Path) -> None:
     if opts.dashboard:
         print(f"dashboard:  http://localhost:{opts.dashboard_port}")
     print(f"metrics:    http://localhost:{opts.metrics_port}/metrics")
-    print(f"logs:       {logs}/ (worker.log, scheduler.log, produce.log, dashboard.log)")
+    print(f"logs:       {logs}/ (worker, scheduler, labels, produce, dashboard)")
     print("replaying the bundled tweets with a burst of negative earnings news; Ctrl-C stops everything")
 
 
