@@ -1,0 +1,93 @@
+"""``monitor worker`` (consume, classify, store) and ``monitor produce`` (send a file to the topic)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from itertools import chain
+from pathlib import Path
+
+import typer
+
+from monitor.cli.common import connected_engine, load_settings
+from monitor.settings import masked_dump
+
+log = logging.getLogger(__name__)
+
+
+def worker(
+    model: Path | None = typer.Option(
+        None, "--model", help="Serve this model directory instead of the registry's champion."
+    ),
+    model_check_seconds: float = typer.Option(
+        30.0, help="How often to look for a new champion in the registry."
+    ),
+) -> None:
+    """Consume the input topic, classify in micro-batches, store in Postgres; stop with Ctrl-C or SIGTERM."""
+    from monitor.cli import configure_logging
+    from monitor.store import make_session_factory
+    from monitor.stream import RegistryModelSource, StaticModelSource, build_worker, run_worker
+    from monitor.stream.model_source import load_predictor
+    from monitor.stream.runner import ensure_dead_letter_topic
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    engine = connected_engine(settings)
+    ensure_dead_letter_topic(settings.kafka)  # an unreachable broker fails here, before the model loads
+    log.info("configuration: %s", json.dumps(masked_dump(settings)))
+    factory = make_session_factory(engine)
+    if model is not None:
+        models = StaticModelSource(load_predictor(model, settings.model))
+    else:
+        models = RegistryModelSource(settings, factory, check_seconds=model_check_seconds)
+    models.current()  # load before joining the group, so a missing model fails fast
+    try:
+        run_worker(build_worker(settings, models, factory), metrics_port=settings.metrics.port)
+    finally:
+        engine.dispose()
+
+
+def produce(
+    source: str = typer.Argument(..., help="CSV (column `text`) or JSONL file, or - for standard input."),
+    topic: str | None = typer.Option(None, help="Topic to send to (default: the input topic)."),
+    rate: float | None = typer.Option(None, help="Messages per second (default: as fast as possible)."),
+    replay: bool = typer.Option(False, "--replay", help="Keep the spacing of the published_at timestamps."),
+    speedup: float = typer.Option(1.0, help="With --replay: play this many times faster."),
+    limit: int | None = typer.Option(None, min=1, help="Send at most this many messages."),
+    partitions: int = typer.Option(3, min=1, help="Partitions when the topic has to be created."),
+) -> None:
+    """Send news messages to Kafka, keyed by id, with a progress bar."""
+    from tqdm import tqdm
+
+    from monitor.errors import MonitorError
+    from monitor.stream import ensure_topic, make_producer
+    from monitor.stream.producer import Pacer, produce_messages
+    from monitor.stream.sources import read_messages
+
+    if replay and rate is not None:
+        raise MonitorError("use either --rate or --replay, not both")
+    settings = load_settings()
+    topic = topic or settings.kafka.input_topic
+    messages = read_messages(source, limit)
+    first = next(messages, None)  # a bad file fails here, before any connection is made
+    if first is None:
+        raise MonitorError(f"{source} holds no messages")
+    if ensure_topic(settings.kafka, topic, partitions):
+        typer.echo(f"created topic {topic} with {partitions} partitions", err=True)
+    producer = make_producer(settings.kafka)
+    pacer = Pacer(rate=rate, speedup=speedup if replay else None)
+    with tqdm(total=limit, unit="msg", desc=topic) as bar:
+        try:
+            report = produce_messages(producer, topic, chain([first], messages), pacer, bar.update)
+        finally:
+            producer.close()
+    failed = f", {report.failed} failed" if report.failed else ""
+    typer.echo(f"sent {report.sent} messages to {topic}{failed}", err=True)
+    if report.failed:
+        errors = "; ".join(report.errors)
+        raise MonitorError(f"{report.failed} messages not sent (first errors: {errors}); check the broker")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("worker")(worker)
+    app.command("produce")(produce)

@@ -1,0 +1,73 @@
+"""The explicit error path: invalid messages go, as their original bytes, to the dead-letter topic."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kafka.errors import KafkaError
+
+from monitor.stream.errors import Backpressure
+
+log = logging.getLogger(__name__)
+
+HEADER_PREFIX = "dlq."
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One rejected record: the consumer record itself plus why it was rejected."""
+
+    record: Any
+    reason: str
+    detail: str
+    error_class: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.record.topic}[{self.record.partition}]@{self.record.offset}"
+
+
+def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    """The original headers, then ours (reason, origin, error class and message) as UTF-8 bytes."""
+    r = letter.record
+    ours = {
+        "reason": letter.reason,
+        "original.topic": r.topic,
+        "original.partition": str(r.partition),
+        "original.offset": str(r.offset),
+        "error.class": letter.error_class,
+        "error.message": letter.detail[:1000],
+    }
+    original = [(k, v) for k, v in (r.headers or []) if not k.startswith(HEADER_PREFIX)]
+    return original + [(HEADER_PREFIX + k, v.encode("utf-8")) for k, v in ours.items()]
+
+
+class DeadLetterQueue:
+    """Publishes dead letters and waits for the broker's acks before the batch's offsets are committed."""
+
+    def __init__(self, producer: Any, topic: str, timeout_seconds: float = 30.0) -> None:
+        self._producer = producer
+        self.topic = topic
+        self._timeout = timeout_seconds
+
+    def publish(self, letters: Sequence[DeadLetter]) -> None:
+        if not letters:
+            return
+        try:
+            futures = [self._send(letter) for letter in letters]
+            self._producer.flush(timeout=self._timeout)
+            for future in futures:
+                future.get(timeout=0)
+        except KafkaError as exc:
+            raise Backpressure(f"cannot publish to the dead-letter topic {self.topic}: {exc}") from exc
+
+    def _send(self, letter: DeadLetter) -> Any:
+        log.warning("dead letter %s: %s (%s)", letter.where, letter.reason, letter.detail)
+        r = letter.record
+        return self._producer.send(self.topic, key=r.key, value=r.value, headers=dead_letter_headers(letter))
+
+    def close(self) -> None:
+        self._producer.close(timeout=self._timeout)

@@ -1,0 +1,99 @@
+"""Each worker keeps one row of ``worker_heartbeats`` fresh, for the dashboard's pipeline panel."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, null
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.store import transaction
+from monitor.store.orm import WorkerHeartbeat
+from monitor.stream.metrics import Totals
+
+log = logging.getLogger(__name__)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    worker_id: str
+    model_version: str | None
+    messages_stored: int
+    messages_dead_lettered: int
+    texts_per_second: float | None
+    lag: dict[str, Any] | None
+
+
+def upsert_heartbeat(beat: Heartbeat, *, session: Session) -> None:
+    values: dict[str, Any] = {**beat.__dict__, "updated_at": func.now()}
+    if beat.lag is None:
+        values["lag"] = null()  # SQL NULL rather than the JSON literal 'null'
+
+    stmt = insert(WorkerHeartbeat).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[WorkerHeartbeat.worker_id],
+        set_={k: stmt.excluded[k] for k in values if k != "worker_id"},
+    )
+    session.execute(stmt)
+    session.flush()
+
+
+class HeartbeatReporter:
+    """Writes a heartbeat at most every ``interval`` seconds; a database outage only logs."""
+
+    def __init__(
+        self,
+        worker_id: str,
+        session_factory: sessionmaker[Session],
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.worker_id = worker_id
+        self._factory = session_factory
+        self._interval = interval
+        self._clock = clock
+        self._last_time: float | None = None
+        self._last_texts = 0
+        self._failing = False
+
+    def due(self) -> bool:
+        return self._last_time is None or self._clock() - self._last_time >= self._interval
+
+    def beat(self, totals: Totals, model_version: str | None, lag: Mapping[tuple[str, int], int]) -> None:
+        now, texts = self._clock(), totals.stored + totals.duplicates
+        rate = None
+        if self._last_time is not None and now > self._last_time:
+            rate = (texts - self._last_texts) / (now - self._last_time)
+        self._last_time, self._last_texts = now, texts
+        beat = Heartbeat(
+            self.worker_id,
+            model_version,
+            totals.stored,
+            totals.dead_lettered,
+            rate,
+            {f"{t}[{p}]": v for (t, p), v in sorted(lag.items())} or None,
+        )
+        self._write(beat)
+
+    def _write(self, beat: Heartbeat) -> None:
+        try:
+            with transaction(self._factory) as session:
+                upsert_heartbeat(beat, session=session)
+        except SQLAlchemyError as exc:
+            if not self._failing:
+                log.warning("cannot write the heartbeat of %s (%s)", self.worker_id, type(exc).__name__)
+            self._failing = True
+            return
+        self._failing = False

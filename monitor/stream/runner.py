@@ -1,0 +1,96 @@
+"""Assemble a worker from settings and run it until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from kafka.errors import KafkaError
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.settings import KafkaSettings, Settings
+from monitor.stream.backoff import Backoff
+from monitor.stream.batching import BatchPolicy, RecordBatch
+from monitor.stream.clients import ensure_topic, make_consumer, make_producer
+from monitor.stream.deadletter import DeadLetterQueue
+from monitor.stream.heartbeat import HeartbeatReporter, default_worker_id
+from monitor.stream.message import MessageLimits
+from monitor.stream.metrics import WorkerMetrics
+from monitor.stream.model_source import ModelSource
+from monitor.stream.sink import PostgresSink
+from monitor.stream.worker import StreamWorker
+
+log = logging.getLogger(__name__)
+
+# The dead-letter copy carries our headers on top of the original message, which may already be at
+# the input topic's size limit; leave room for them.
+DEAD_LETTER_MAX_REQUEST_BYTES = 2 * 1024 * 1024
+
+
+def batch_policy(settings: Settings) -> BatchPolicy:
+    return BatchPolicy(settings.model.max_batch_size, settings.model.max_wait_ms / 1000)
+
+
+def build_worker(
+    settings: Settings,
+    models: ModelSource,
+    session_factory: sessionmaker[Session],
+    *,
+    consumer_options: dict[str, Any] | None = None,
+) -> StreamWorker:
+    """A worker wired to Kafka and Postgres as configured (nothing is consumed until ``run()``)."""
+    k = settings.kafka
+    ensure_dead_letter_topic(k)
+    consumer = make_consumer(k, **(consumer_options or {}))
+    try:
+        producer = make_producer(k, role="dead-letters", max_request_size=DEAD_LETTER_MAX_REQUEST_BYTES)
+    except BaseException:
+        consumer.close(autocommit=False)
+        raise
+    worker_id = settings.metrics.worker_id or default_worker_id()
+    return StreamWorker(
+        consumer=consumer,
+        topic=k.input_topic,
+        batch=RecordBatch(batch_policy(settings)),
+        limits=MessageLimits(k.max_message_bytes, k.max_text_chars),
+        models=models,
+        sink=PostgresSink(session_factory),
+        dead_letters=DeadLetterQueue(producer, k.dead_letter_topic, k.request_timeout_ms / 1000),
+        backoff=Backoff(k.backoff_initial_seconds, k.backoff_max_seconds),
+        metrics=WorkerMetrics(),
+        heartbeat=HeartbeatReporter(worker_id, session_factory, settings.metrics.heartbeat_seconds),
+    )
+
+
+def ensure_dead_letter_topic(settings: KafkaSettings) -> None:
+    """Create the dead-letter topic up front: brokers that don't auto-create would refuse the first one."""
+    try:
+        if ensure_topic(settings, settings.dead_letter_topic, partitions=1):
+            log.info("created the dead-letter topic %s", settings.dead_letter_topic)
+    except KafkaError as exc:  # e.g. not authorized to create topics: assume an operator made it
+        log.warning("could not check the dead-letter topic %s (%s)", settings.dead_letter_topic, exc)
+
+
+def run_worker(worker: StreamWorker, *, metrics_port: int = 0) -> None:
+    """Serve metrics, stop on SIGINT/SIGTERM (the handlers only flip the stop flag), run to the end."""
+    worker.metrics.serve(metrics_port)
+    restore = _stop_on_signals(worker)
+    try:
+        worker.run()
+    finally:
+        restore()
+        worker.metrics.close()
+
+
+def _stop_on_signals(worker: StreamWorker) -> Any:
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handle(signum: int, _frame: Any) -> None:
+        log.info("received %s; finishing the current batch", signal.Signals(signum).name)
+        worker.stop()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
