@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import warnings
 
 import typer
 
@@ -56,7 +57,9 @@ def configure_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("kafka", "httpx", "httpcore", "alembic.runtime.migration"):
+    # Libraries that narrate every step at INFO (pgserver's initdb output, APScheduler's every job run).
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    for noisy in ("kafka", "httpx", "httpcore", "alembic.runtime.migration", "pgserver", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -89,4 +88,5 @@ def describe_event(event: dict[str, Any]) -> str:
     scope = data.get("scope") or data.get("topic") or "?"
     share, base = data.get("observed_share"), data.get("baseline_share")
     figures = f" negative share {share:.0%} vs baseline {base:.0%}" if share is not None and base is not None else ""
-    return f"[webhook] {event.get('type')} {scope}{figures} ({json.dumps(data.get('statistic'))})"
+    z = data.get("statistic")
+    return f"[webhook] {event.get('type')} {scope}{figures}" + (f" (z={z:.1f})" if isinstance(z, float) else "")
