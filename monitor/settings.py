@@ -103,6 +103,12 @@ class AlertSettings(BaseModel):
     )
     cooldown_minutes: int = Field(60, ge=0, description="After resolving, no new alert for the topic this long.")
     check_interval_seconds: int = Field(60, ge=1, description="How often the scheduler runs the detector.")
+    step_minutes: int = Field(
+        10, ge=1, description="Event-time step between evaluated windows when a run catches up on new data."
+    )
+    max_catch_up_steps: int = Field(
+        1000, ge=1, description="Most steps one run evaluates; older unevaluated time is skipped."
+    )
     dashboard_url: str = Field("http://localhost:8501", description="Link put in alert payloads.")
     max_examples: int = Field(3, ge=0, le=20, description="Negative headlines quoted in an alert and its webhook.")
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerts.outbox import enqueue_alert_event
@@ -24,13 +25,14 @@ from monitor.alerts.windows import (
 )
 from monitor.settings import AlertSettings
 from monitor.store.engine import transaction
-from monitor.store.orm import Alert, AlertMute
+from monitor.store.orm import Alert, AlertMute, DetectorCheckpoint
 
 log = logging.getLogger(__name__)
 
 # Serialises detector runs across processes (scheduler + `monitor alerts check`); the partial
 # unique index on open alerts is the backstop if anything bypasses it.
 DETECTOR_LOCK_KEY = 0x616C65727473  # "alerts"
+CHECKPOINT = "negative-share"
 
 
 @dataclass
@@ -70,12 +72,35 @@ class NegativeShareDetector:
         )
 
     def check(self, *, session: Session, now: datetime | None = None) -> CheckResult:
-        """One run at ``now`` (default: the latest stored event time). Caller commits."""
+        """One run. Caller commits.
+
+        With an explicit ``now``, the windows end there. Otherwise they end at every step from the
+        last evaluated event time up to the watermark, so a fast replay or a scheduler that fell
+        behind still sees a burst shorter than the time between two runs.
+        """
         session.execute(select(func.pg_advisory_xact_lock(DETECTOR_LOCK_KEY)))
-        now = now or find_watermark(session=session)
-        result = CheckResult(now=now)
-        if now is None:
+        if now is not None:
+            return self._evaluate(now, CheckResult(now=now), session=session)
+        watermark = find_watermark(session=session)
+        result = CheckResult(now=watermark)
+        if watermark is None:
             return result
+        for t in self.evaluation_times(get_checkpoint(session=session), watermark):
+            self._evaluate(t, result, session=session)
+        set_checkpoint(watermark, session=session)
+        return result
+
+    def evaluation_times(self, last: datetime | None, watermark: datetime) -> list[datetime]:
+        """Step-spaced times after ``last`` up to ``watermark`` (always included), at most max_catch_up_steps."""
+        if last is None or last >= watermark:
+            return [watermark]
+        step = timedelta(minutes=self.settings.step_minutes)
+        limit = self.settings.max_catch_up_steps
+        start = max(last, watermark - step * limit)
+        times = [start + step * k for k in range(1, limit + 1) if start + step * k < watermark]
+        return [*times, watermark]
+
+    def _evaluate(self, now: datetime, result: CheckResult, *, session: Session) -> CheckResult:
         windows = self.windows(now)
         counts = count_negative_shares(windows, session=session)
         open_alerts = {a.scope: a for a in _lock_open_alerts(session=session)}
@@ -145,6 +170,20 @@ def _set_figures(alert: Alert, c: ShareComparison, w: Windows) -> None:
     alert.baseline_count, alert.baseline_negative = c.baseline_count, c.baseline_negative
     alert.observed_share, alert.baseline_share = c.observed_share, c.baseline_share
     alert.statistic, alert.p_value = c.statistic, c.p_value
+
+
+def get_checkpoint(*, session: Session) -> datetime | None:
+    return session.scalar(select(DetectorCheckpoint.evaluated_until).where(DetectorCheckpoint.name == CHECKPOINT))
+
+
+def set_checkpoint(evaluated_until: datetime, *, session: Session) -> None:
+    stmt = insert(DetectorCheckpoint).values(name=CHECKPOINT, evaluated_until=evaluated_until)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[DetectorCheckpoint.name],
+        set_={"evaluated_until": func.greatest(DetectorCheckpoint.evaluated_until, stmt.excluded.evaluated_until),
+              "updated_at": func.now()},
+    ))
+    session.flush()
 
 
 def _lock_open_alerts(*, session: Session) -> list[Alert]:

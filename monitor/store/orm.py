@@ -257,3 +257,13 @@ class WorkerHeartbeat(Base):
     messages_dead_lettered: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     texts_per_second: Mapped[float | None] = mapped_column(Float)
     lag: Mapped[dict[str, Any] | None]
+
+
+class DetectorCheckpoint(Base):
+    """How far in event time the alert detector has evaluated, so each run catches up step by step."""
+
+    __tablename__ = "detector_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    evaluated_until: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -230,3 +230,31 @@ def test_two_detectors_at_once_open_each_alert_once(session_factory):
 def test_no_articles_means_nothing_to_check(session_factory):
     result = check_alerts(RULES, session_factory)
     assert result.now is None and result.opened == []
+
+
+def test_burst_between_two_runs_is_still_caught_by_stepping_through_event_time(session_factory):
+    """A fast replay (or a scheduler that fell behind) stores the whole burst and what follows it
+    between two runs; the detector steps through the unevaluated event time instead of only
+    looking at the latest window, so the burst still opens (and resolves) its alert."""
+    items = stream(seed=3, burst=volume_burst())
+    before = [it for it in items if it.at < BURST_START - timedelta(hours=1)]
+    with transaction(session_factory) as session:
+        write_items(before, session=session)
+    check_alerts(RULES, session_factory)  # first run: evaluates only the watermark
+    assert alerts(session_factory) == []
+    with transaction(session_factory) as session:
+        write_items([it for it in items if it not in before], session=session)
+    result = check_alerts(RULES.model_copy(update={"step_minutes": 10}), session_factory)
+
+    [earnings] = alerts(session_factory, "Earnings")
+    assert BURST_START < earnings.opened_at <= BURST_START + timedelta(minutes=30)
+    assert earnings.status == "resolved" and earnings.resolved_at > BURST_END
+    assert {a.scope for a in result.opened} == {"Earnings", ALL_TOPICS}
+
+
+def test_without_stepping_the_same_burst_is_missed(session_factory):
+    """The control for the test above: one evaluation at the watermark sees only the quiet end."""
+    with transaction(session_factory) as session:
+        write_items(stream(seed=3, burst=volume_burst()), session=session)
+    check_alerts(RULES, session_factory)  # no checkpoint yet: the watermark only
+    assert alerts(session_factory) == []
