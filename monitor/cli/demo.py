@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import typer
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +37,7 @@ def demo(
                        limit=limit, speedup=speedup, burst=burst, dashboard=dashboard,
                        dashboard_port=dashboard_port, metrics_port=metrics_port,
                        exit_after_alert=exit_after_alert, timeout=timeout)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill`, systemd or a container stop: same clean stop as Ctrl-C
     try:
         code = run_demo(opts)
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from monitor.errors import MonitorError
+from monitor.local.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class EmbeddedBroker:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
         self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                      start_new_session=True)
+                                      start_new_session=True, preexec_fn=die_with_parent)
         if not wait_for_port("127.0.0.1", self.port, timeout):
             self.stop()
             raise MonitorError(f"the embedded Tansu broker did not listen on port {self.port} within {timeout}s")

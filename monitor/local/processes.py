@@ -17,6 +17,14 @@ def monitor_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "monitor", *args]
 
 
+def die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the demo dies without cleaning up (kill -9), so nothing is orphaned."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 class ProcessGroup:
     """Named children; ``stop()`` sends SIGTERM (they finish their batch), then SIGKILL after a grace."""
 
@@ -29,7 +37,8 @@ class ProcessGroup:
     def start(self, name: str, cmd: list[str], *, show_output: bool = False) -> subprocess.Popen[bytes]:
         out = None if show_output else open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
         proc = subprocess.Popen(cmd, env={**os.environ, **self.env}, stdout=out,
-                                stderr=subprocess.STDOUT if out else None, start_new_session=True)
+                                stderr=subprocess.STDOUT if out else None, start_new_session=True,
+                                preexec_fn=die_with_parent)
         self.procs[name] = proc
         log.info("started %s (pid %s), log %s", name, proc.pid, self.log_dir / f"{name}.log")
         return proc

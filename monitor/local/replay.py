@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+# Earnings reports that miss, in the wire style of the topic data set (which files them under "Financials").
 BURST_TEMPLATES = [
-    "${t} shares plunge {p}% after quarterly earnings miss and guidance cut",
-    "${t} misses Q2 earnings estimates, revenue falls {p}% as demand collapses",
-    "${t} slashes full-year profit outlook; stock sinks {p}% in after-hours trading",
-    "${t} reports surprise quarterly loss, withdraws guidance; shares tumble {p}%",
-    "Earnings disaster at ${t}: net income down {p}%, dividend suspended",
+    "${t} Q2 EPS of -${e} misses by ${m}, revenue falls {p}% and misses estimates",
+    "${t} reports surprise quarterly loss of ${e} per share and cuts full-year guidance",
+    "${t} posts wider-than-expected Q2 loss, revenue down {p}%, suspends dividend",
+    "${t} second-quarter profit plunges {p}%, misses forecasts and withdraws outlook",
+    "${t} GAAP EPS of -${e}, revenue misses by {p}%; company slashes guidance",
 ]
 BURST_TICKERS = ["AAPL", "MSFT", "AMZN", "TSLA", "NFLX", "NVDA", "META", "GOOGL", "BA", "DIS"]
 
@@ -37,7 +38,9 @@ def burst_rows(start: datetime, burst: Burst) -> list[dict[str, str]]:
     return [
         {
             "id": f"demo-burst-{i}",
-            "text": rng.choice(BURST_TEMPLATES).format(t=rng.choice(BURST_TICKERS), p=rng.randint(8, 35)),
+            "text": rng.choice(BURST_TEMPLATES).format(
+                t=rng.choice(BURST_TICKERS), p=rng.randint(8, 35), e=f"{rng.uniform(0.05, 2):.2f}",
+                m=f"{rng.uniform(0.05, 0.9):.2f}"),
             "published_at": (start + step * i).isoformat().replace("+00:00", "Z"),
             "source": "demo-burst",
         }
