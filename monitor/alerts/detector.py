@@ -6,7 +6,7 @@ Every state change writes the alert row and its webhook outbox rows in the calle
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -25,7 +25,7 @@ from monitor.alerts.windows import (
 )
 from monitor.settings import AlertSettings
 from monitor.store.engine import transaction
-from monitor.store.orm import Alert, AlertMute, DetectorCheckpoint
+from monitor.store.orm import ALL_TOPICS, Alert, AlertMute, Article, DetectorCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class NegativeShareDetector:
     def __init__(self, settings: AlertSettings) -> None:
         self.settings = settings
         self.rules = rules_from_settings(settings)
+        self._first_event: datetime | None = None
 
     def windows(self, now: datetime) -> Windows:
         return Windows.ending_at(
@@ -103,9 +104,13 @@ class NegativeShareDetector:
     def _evaluate(self, now: datetime, result: CheckResult, *, session: Session) -> CheckResult:
         windows = self.windows(now)
         counts = count_negative_shares(windows, session=session)
+        # Only once data covers the whole baseline is a thin topic baseline a sign of a rare topic
+        # (right after start-up every topic's baseline is thin, and comparing topics would mislead).
+        rare_topics_use_overall = self._first_event_time(session) <= windows.baseline_start
         open_alerts = {a.scope: a for a in _lock_open_alerts(session=session)}
         for scope in sorted(set(counts) | set(open_alerts)):
-            c = counts.get(scope, ShareCounts())
+            c = self._with_usable_baseline(scope, counts) if rare_topics_use_overall else counts.get(
+                scope, ShareCounts())
             comparison = compare_shares(
                 c.window_negative, c.window_count, c.baseline_negative, c.baseline_count
             )
@@ -114,6 +119,20 @@ class NegativeShareDetector:
             elif self.rules.is_spike(comparison):
                 self._open(scope, comparison, windows, result, session=session)
         return result
+
+    def _first_event_time(self, session: Session) -> datetime:
+        if self._first_event is None:
+            self._first_event = session.scalar(select(func.min(Article.event_time)))
+        return self._first_event
+
+    def _with_usable_baseline(self, scope: str, counts: dict[str, ShareCounts]) -> ShareCounts:
+        """A topic too rare to have its own baseline (a burst in a quiet topic is exactly what should
+        alert) is judged against the baseline of all topics together."""
+        c = counts.get(scope, ShareCounts())
+        overall = counts.get(ALL_TOPICS)
+        if scope == ALL_TOPICS or overall is None or c.baseline_count >= self.settings.min_baseline_count:
+            return c
+        return replace(c, baseline_count=overall.baseline_count, baseline_negative=overall.baseline_negative)
 
     def _open(
         self, scope: str, c: ShareComparison, w: Windows, result: CheckResult, *, session: Session

@@ -258,3 +258,20 @@ def test_without_stepping_the_same_burst_is_missed(session_factory):
         write_items(stream(seed=3, burst=volume_burst()), session=session)
     check_alerts(RULES, session_factory)  # no checkpoint yet: the watermark only
     assert alerts(session_factory) == []
+
+
+def test_burst_in_a_topic_without_history_is_judged_against_all_topics(session_factory):
+    """A topic that hardly ever appears has no baseline of its own; a sudden run of negative news in it
+    is exactly what should alert, so it is compared with the baseline of all topics together."""
+    rare = "IPO"
+    burst = [Item(BURST_START + timedelta(minutes=2 * i), rare, "negative", f"IPO pulled {i}") for i in range(30)]
+    at_open = []
+    rules = RULES.model_copy(update={"baseline_minutes": 6 * 60})  # data covers the baseline by the burst
+    replay(stream(seed=4, burst=burst), session_factory, rules, every=timedelta(minutes=10),
+           on_check=lambda r: at_open.extend((a.baseline_count, a.baseline_share, a.observed_share)
+                                             for a in r.opened if a.scope == rare))
+    [ipo] = alerts(session_factory, rare)
+    assert BURST_START < ipo.opened_at <= BURST_START + timedelta(minutes=40)
+    [(baseline_count, baseline_share, observed_share)] = at_open
+    assert baseline_count >= RULES.min_baseline_count  # the all-topics baseline, not IPO's (empty) one
+    assert baseline_share < 0.2 and observed_share > 0.9
