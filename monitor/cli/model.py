@@ -1,0 +1,153 @@
+"""``monitor train`` / ``evaluate`` / ``predict``: thin commands over ``monitor.model``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from monitor.errors import MonitorError
+
+log = logging.getLogger(__name__)
+
+
+class PresetName(StrEnum):
+    quick = "quick"
+    full = "full"
+
+
+class TaskName(StrEnum):
+    topic = "topic"
+    sentiment = "sentiment"
+
+
+def _quiet_transformers(threads: int | None) -> None:
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def _threads() -> int | None:
+    from monitor.cli.common import load_settings
+
+    return load_settings().model.threads
+
+
+def train(
+    out: Path = typer.Option(..., "--out", help="Directory to write the model to (created if missing)."),
+    preset: PresetName = typer.Option(PresetName.quick, "--preset", help="quick: minutes on a CPU; full: best."),
+    backbone: str = typer.Option(None, "--backbone", help="Encoder directory or hub name (default MiniLM-L6)."),
+    extra: Path = typer.Option(None, "--extra", help="CSV/JSONL of extra labels: text,topic,sentiment."),
+    epochs: int = typer.Option(None, "--epochs", min=1, help="Override the preset's epochs."),
+    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimizer steps."),
+    limit: int = typer.Option(None, "--limit", min=10, help="Cap examples per base corpus (fast tests)."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (default: the preset's)."),
+    version: str = typer.Option(None, "--version", help="Version name written to config.json."),
+    learning_rate: float = typer.Option(None, "--learning-rate", help="Override the preset's learning rate."),
+    data_root: Path = typer.Option(
+        None, "--data-root", help="Folder laid out like monitor/datasets, used instead of it."
+    ),
+) -> None:
+    """Train the multi-task model on the bundled corpora (+ extra labels) and save it to --out."""
+    from monitor.model.arguments import preset as make_args
+    from monitor.model.evaluation import format_report
+    from monitor.model.training import train_model
+
+    _quiet_transformers(_threads())
+    args = make_args(
+        preset.value, epochs=epochs, max_steps=max_steps, limit=limit, seed=seed, learning_rate=learning_rate
+    )
+    started = time.perf_counter()
+    result = train_model(args, out=out, backbone=backbone, extra=extra, version=version, data_root=data_root)
+    dedup = result.config.training.get("valid_dedup_scores", {})
+    for task, report in result.valid.items():
+        typer.echo("valid " + format_report(report).split("\n", 1)[0])
+        if task in dedup:
+            d = dedup[task]
+            typer.echo(
+                f"  without the {d['near_duplicates_removed']} texts that repeat a train text: n={d['n']}  "
+                f"accuracy={d['accuracy']:.4f}  macro-F1={d['macro_f1']:.4f}"
+            )
+    typer.echo(f"model {result.config.version} written to {out} in {time.perf_counter() - started:.0f}s")
+
+
+def _read_eval_file(path: Path, task: str, labels: list[str]):
+    from monitor.model.data import read_task_csv
+
+    return read_task_csv(path, task, labels)
+
+
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="Model directory."),
+    data: Path = typer.Option(..., "--data", help="CSV whose first columns are text,label."),
+    task: TaskName = typer.Option(..., "--task", help="Which head to score."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    save: Path = typer.Option(None, "--save", help="Also write the full report (JSON) here."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Texts per forward pass."),
+) -> None:
+    """Score a model on a labeled CSV: accuracy, macro/weighted F1, per-class scores, confusion matrix."""
+    from monitor.model.evaluation import evaluate_examples, format_report
+    from monitor.model.serialization import load_model
+
+    _quiet_transformers(_threads())
+    model, tokenizer = load_model(model_dir)
+    if task.value not in model.config.tasks:
+        raise MonitorError(f"model {model_dir} has no {task.value} head (it has: {', '.join(model.config.tasks)})")
+    examples = _read_eval_file(data, task.value, model.config.tasks[task.value])
+    started = time.perf_counter()
+    report = evaluate_examples(
+        model, tokenizer, examples, task.value, max_length=model.config.max_length, batch_size=batch_size
+    )
+    payload = {
+        **report.to_dict(),
+        "model_version": model.config.version,
+        "data": str(data),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    if save:
+        save.write_text(json.dumps(payload, indent=2) + "\n")
+    typer.echo(json.dumps(payload) if as_json else format_report(report))
+
+
+def predict(
+    texts: list[str] = typer.Argument(None, help="Texts to classify; '-' or none reads lines from stdin."),
+    model_dir: Path = typer.Option(None, "--model", help="Model directory (default: MONITOR_MODEL__DIRECTORY)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Classify texts: topic with confidence, sentiment with its three probabilities."""
+    from dataclasses import asdict
+
+    from monitor.cli.common import load_settings
+    from monitor.model.predictor import Predictor
+
+    settings = load_settings().model
+    _quiet_transformers(settings.threads)
+    if not texts or texts == ["-"]:
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        raise MonitorError("no texts given; pass them as arguments or on stdin")
+    predictor = Predictor.from_settings(settings, path=model_dir)
+    for text, pred in zip(texts, predictor.predict(texts), strict=True):
+        if as_json:
+            typer.echo(json.dumps({"text": text, **asdict(pred), "model_version": predictor.version}))
+        else:
+            typer.echo(
+                f"{pred.topic} ({pred.topic_confidence:.2f}) | "
+                f"{pred.sentiment} ({pred.sentiment_confidence:.2f}) "
+                f"neg {pred.p_negative:.2f} neu {pred.p_neutral:.2f} pos {pred.p_positive:.2f} | {text[:80]}"
+            )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("predict")(predict)

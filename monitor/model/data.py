@@ -1,0 +1,181 @@
+"""Labeled examples: read and check training files, split, subsample, and spot near-duplicates."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.model.errors import TrainingDataError
+from monitor.model.labels import normalize_label
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One text with the labels it has; a task without a label is None (its loss is masked)."""
+
+    text: str
+    topic: str | None = None
+    sentiment: str | None = None
+
+    def label(self, task: str) -> str | None:
+        return getattr(self, task)
+
+
+def _check_text(path: Path, row: int, text: object) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise TrainingDataError(f"{path}: row {row}: empty text; remove the row or fill in its text")
+    return text
+
+
+def _check_label(path: Path, row: int, task: str, raw: str, labels: Sequence[str]) -> str:
+    try:
+        return normalize_label(task, raw, labels)
+    except ValueError:
+        shown = ", ".join(labels) if len(labels) <= 5 else f"{', '.join(labels[:4])}, ... ({len(labels)} in all)"
+        raise TrainingDataError(f"{path}: row {row}: unknown {task} label {raw!r}; expected one of {shown}") from None
+
+
+def _open_csv(path: Path, required: Sequence[str]) -> tuple[list[str], csv.reader]:
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise TrainingDataError(f"{path}: cannot open ({exc.strerror}); check the path") from None
+    reader = csv.reader(handle)
+    header = [h.strip().lower() for h in next(reader, [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise TrainingDataError(
+            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'nothing'}); "
+            f"the header must name {', '.join(required)}"
+        )
+    return header, reader
+
+
+def read_task_csv(path: str | Path, task: str, labels: Sequence[str]) -> list[Example]:
+    """A ``text,label`` CSV (extra columns ignored) for one task. Rows count from 1 after the header."""
+    path = Path(path)
+    header, reader = _open_csv(path, ["text", "label"])
+    ti, li = header.index("text"), header.index("label")
+    examples = []
+    for row, values in enumerate(reader, start=1):
+        if len(values) <= max(ti, li):
+            raise TrainingDataError(f"{path}: row {row}: has {len(values)} field(s), expected text and label")
+        text = _check_text(path, row, values[ti])
+        examples.append(Example(text=text, **{task: _check_label(path, row, task, values[li], labels)}))
+    if not examples:
+        raise TrainingDataError(f"{path}: no rows after the header; nothing to learn from")
+    return examples
+
+
+def _extra_records(path: Path) -> list[tuple[int, dict]]:
+    if path.suffix.lower() in {".jsonl", ".ndjson"}:
+        records = []
+        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TrainingDataError(f"{path}: row {line_no}: not valid JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise TrainingDataError(f"{path}: row {line_no}: expected a JSON object with text, topic, sentiment")
+            records.append((line_no, obj))
+        if records and "text" not in records[0][1]:
+            raise TrainingDataError(f"{path}: missing column text; each line needs text, topic, sentiment")
+        return records
+    header, reader = _open_csv(path, ["text"])
+    if "topic" not in header and "sentiment" not in header:
+        raise TrainingDataError(f"{path}: missing column(s) topic and sentiment; the header must name at least one")
+    return [(row, dict(zip(header, values, strict=False))) for row, values in enumerate(reader, start=1)]
+
+
+def read_extra(path: str | Path, tasks: dict[str, Sequence[str]]) -> list[Example]:
+    """Extra labeled examples (CSV or JSONL) with ``text,topic,sentiment``; either label may be empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingDataError(f"{path}: no such file; pass a CSV or JSONL with text,topic,sentiment")
+    examples = []
+    for row, record in _extra_records(path):
+        text = _check_text(path, row, record.get("text"))
+        found = {}
+        for task, labels in tasks.items():
+            raw = record.get(task)
+            if raw is not None and str(raw).strip():
+                found[task] = _check_label(path, row, task, str(raw), labels)
+        if not found:
+            raise TrainingDataError(f"{path}: row {row}: no topic or sentiment label; give at least one")
+        examples.append(Example(text=text, **found))
+    return examples
+
+
+def _by_label(examples: Sequence[Example], task: str) -> dict[str | None, list[Example]]:
+    groups: dict[str | None, list[Example]] = defaultdict(list)
+    for ex in examples:
+        groups[ex.label(task)].append(ex)
+    return groups
+
+
+def _quotas(sizes: dict, fraction: float) -> dict:
+    """Per-label counts summing to round(n * fraction) (largest remainders); singletons are never taken."""
+    eligible = {k: n for k, n in sizes.items() if n > 1}
+    target = min(int(round(sum(sizes.values()) * fraction)), sum(n - 1 for n in eligible.values()))
+    exact = {k: n * fraction for k, n in eligible.items()}
+    quotas = {k: min(int(v), eligible[k] - 1) for k, v in exact.items()}
+    by_remainder = sorted(eligible, key=lambda k: (exact[k] - int(exact[k]), str(k)), reverse=True)
+    while sum(quotas.values()) < target:
+        progressed = False
+        for k in by_remainder:
+            if sum(quotas.values()) >= target:
+                break
+            if quotas[k] < eligible[k] - 1:
+                quotas[k] += 1
+                progressed = True
+        if not progressed:
+            break
+    return quotas
+
+
+def stratified_split(
+    examples: Sequence[Example], task: str, fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """(rest, held-out slice of round(n * fraction)) with each label's share kept, seeded."""
+    rng = random.Random(seed)
+    groups = sorted(_by_label(examples, task).items(), key=lambda kv: str(kv[0]))
+    quotas = _quotas({label: len(group) for label, group in groups}, fraction)
+    rest, held = [], []
+    for label, group in groups:
+        group = list(group)
+        rng.shuffle(group)
+        k = quotas.get(label, 0)
+        held.extend(group[:k])
+        rest.extend(group[k:])
+    rng.shuffle(rest)
+    rng.shuffle(held)
+    return rest, held
+
+
+def stratified_sample(examples: Sequence[Example], task: str, n: int, seed: int) -> list[Example]:
+    """``n`` examples with the label shares kept (labels with a single example are left out)."""
+    if n >= len(examples):
+        return list(examples)
+    _, sample = stratified_split(examples, task, n / len(examples), seed)
+    return sample
+
+
+def normalize_text(text: str) -> str:
+    """Links stripped, case folded, whitespace collapsed: the key for near-duplicate checks."""
+    return " ".join(_URL.sub(" ", text).split()).casefold()
+
+
+def near_duplicate_mask(texts: Sequence[str], reference: Sequence[str]) -> list[bool]:
+    """True where a text repeats a reference text once links and case are ignored."""
+    seen = {normalize_text(t) for t in reference}
+    return [normalize_text(t) in seen for t in texts]

@@ -1,0 +1,226 @@
+"""The optimisation loop: encoded data, class weights, AdamW with warm-up/decay, best dev checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from monitor.model.arguments import TrainingArguments
+from monitor.model.corpora import TrainingData
+from monitor.model.data import Example
+from monitor.model.devices import resolve_autocast, resolve_device
+from monitor.model.evaluation import TaskReport, evaluate_examples
+from monitor.model.inference import autocast_for, pad_batch, tokenize
+from monitor.model.losses import IGNORE_INDEX, joint_loss
+from monitor.model.modeling import MultiTaskModel
+from monitor.model.sampling import mixed_batches
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EncodedSet:
+    token_ids: list[list[int]]
+    labels: dict[str, Tensor]  # task -> label ids, IGNORE_INDEX where the example has no label
+
+
+def encode(examples: list[Example], tasks: dict[str, list[str]], tokenizer, max_length: int) -> EncodedSet:
+    labels = {}
+    for task, names in tasks.items():
+        index = {name: i for i, name in enumerate(names)}
+        labels[task] = torch.tensor(
+            [index[e.label(task)] if e.label(task) is not None else IGNORE_INDEX for e in examples],
+            dtype=torch.long,
+        )
+    return EncodedSet(tokenize(tokenizer, [e.text for e in examples], max_length), labels)
+
+
+def class_weights(train: EncodedSet, tasks: dict[str, list[str]], mode: str) -> dict[str, Tensor] | None:
+    """Inverse (or square-root inverse) label frequency, normalised to mean 1 over the classes seen."""
+    if mode == "none":
+        return None
+    power = 0.5 if mode == "sqrt_inverse" else 1.0
+    weights = {}
+    for task, names in tasks.items():
+        counts = Counter(int(v) for v in train.labels[task].tolist() if v != IGNORE_INDEX)
+        raw = torch.tensor([(1.0 / counts[i]) ** power if counts[i] else 0.0 for i in range(len(names))])
+        seen = raw > 0
+        weights[task] = raw / raw[seen].mean() if seen.any() else torch.ones(len(names))
+    return weights
+
+
+def make_optimizer(model: MultiTaskModel, args: TrainingArguments) -> torch.optim.AdamW:
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    decay, plain, weighting = [], [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if name.startswith("uncertainty."):
+            weighting.append(param)
+        elif any(name.endswith(nd) for nd in no_decay):
+            plain.append(param)
+        else:
+            decay.append(param)
+    groups = [
+        {"params": decay, "weight_decay": args.weight_decay},
+        {"params": plain, "weight_decay": 0.0},
+    ]
+    if args.loss_weighting == "uncertainty":
+        groups.append({"params": weighting, "weight_decay": 0.0, "lr": args.weighting_learning_rate})
+    return torch.optim.AdamW(groups, lr=args.learning_rate)
+
+
+def selection_score(reports: dict[str, TaskReport]) -> float:
+    """Checkpoint choice: mean over tasks of (accuracy + macro-F1) / 2, so rare classes count too."""
+    return sum((r.accuracy + r.macro_f1) / 2 for r in reports.values()) / len(reports)
+
+
+class TrainingLoop:
+    """The optimisation loop over one model; keeps the best dev checkpoint in memory."""
+
+    def __init__(self, model, tokenizer, data: TrainingData, args: TrainingArguments, progress: bool) -> None:
+        self.model, self.tokenizer, self.data, self.args = model, tokenizer, data, args
+        self.device = resolve_device(args.device)
+        self.autocast = resolve_autocast("auto", self.device)
+        model.to(self.device)
+        self.tasks = model.config.tasks
+        self.train_set = encode(data.train, self.tasks, tokenizer, args.max_length)
+        self.lengths = [len(ids) for ids in self.train_set.token_ids]
+        weights = class_weights(self.train_set, self.tasks, args.class_weighting)
+        self.weights = {t: w.to(self.device) for t, w in weights.items()} if weights else None
+        self.rng = random.Random(args.seed)
+        self.progress = progress
+        self.steps = 0
+        self.examples = 0
+        self.seconds = 0.0  # time spent in optimisation steps, for an honest examples/s
+        self.history: list[dict] = []
+        self.best: tuple[float, int, dict[str, Tensor]] | None = None
+
+    def _epoch_batches(self) -> list[list[int]]:
+        return mixed_batches(
+            self.data.sources,
+            self.lengths,
+            batch_size=self.args.batch_size,
+            temperature=self.args.temperature,
+            rng=self.rng,
+            bucket_batches=self.args.bucket_batches,
+        )
+
+    def run(self) -> None:
+        args = self.args
+        per_epoch = math.ceil(len(self.data.train) / args.batch_size)
+        total = per_epoch * args.epochs if not args.max_steps else min(args.max_steps, per_epoch * args.epochs)
+        self.optimizer = make_optimizer(self.model, args)
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(total * args.warmup_ratio), total)
+        self.total_steps = total
+        stale = 0
+        for epoch in range(1, args.epochs + 1):
+            self._train_epoch(epoch)
+            improved = self._evaluate_dev(epoch)
+            stale = 0 if improved else stale + 1
+            if self.steps >= total or stale >= args.patience:
+                break
+        if self.best is not None:
+            self.model.load_state_dict(self.best[2])
+
+    def _train_epoch(self, epoch: int) -> None:
+        self.model.train()
+        batches = self._epoch_batches()
+        bar = tqdm(
+            batches,
+            desc=f"epoch {epoch}",
+            unit="batch",
+            disable=not self.progress,
+            file=sys.stderr,
+            mininterval=1.0 if sys.stderr.isatty() else 30.0,
+            dynamic_ncols=True,
+        )
+        start, seen, ema = time.perf_counter(), 0, None
+        for batch in bar:
+            if self.steps >= self.total_steps:
+                break
+            loss, parts = self._step(batch)
+            seen += len(batch)
+            ema = loss if ema is None else 0.98 * ema + 0.02 * loss
+            rate = seen / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix(loss=f"{ema:.3f}", ex_s=f"{rate:.0f}", refresh=False)
+        bar.close()
+        self.examples += seen
+        self.seconds += time.perf_counter() - start
+        log.info(
+            "epoch %d: %d examples in %.0fs (%.1f ex/s), loss %.4f",
+            epoch,
+            seen,
+            time.perf_counter() - start,
+            seen / max(time.perf_counter() - start, 1e-9),
+            ema or 0,
+        )
+
+    def _step(self, batch: list[int]) -> tuple[float, dict[str, float]]:
+        input_ids, mask = pad_batch(
+            [self.train_set.token_ids[i] for i in batch],
+            self.tokenizer.pad_token_id or 0,
+            self.device,
+        )
+        index = torch.tensor(batch)
+        labels = {t: self.train_set.labels[t][index].to(self.device) for t in self.tasks}
+        with autocast_for(self.device, self.autocast):
+            logits = self.model(input_ids, mask)
+        loss, parts = joint_loss(
+            logits,
+            labels,
+            weights=self.model.config.loss_weights,
+            uncertainty=self.model.uncertainty if self.args.loss_weighting == "uncertainty" else None,
+            class_weights=self.weights,
+            label_smoothing=self.args.label_smoothing,
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], self.args.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.steps += 1
+        return float(loss.detach()), parts
+
+    def _evaluate_dev(self, epoch: int) -> bool:
+        reports = {
+            t: evaluate_examples(
+                self.model,
+                self.tokenizer,
+                self.data.dev,
+                t,
+                max_length=self.args.max_length,
+                batch_size=self.args.eval_batch_size,
+            )
+            for t in self.tasks
+        }
+        reports = {t: r for t, r in reports.items() if r.n}
+        score = selection_score(reports) if reports else -float(epoch)  # no dev slice: keep the last epoch
+        self.history.append(
+            {
+                "epoch": epoch,
+                "steps": self.steps,
+                "score": score,
+                **{t: r.summary() for t, r in reports.items()},
+            }
+        )
+        log.info(
+            "epoch %d dev: %s",
+            epoch,
+            "  ".join(f"{t} acc {r.accuracy:.4f} macro-F1 {r.macro_f1:.4f}" for t, r in reports.items()),
+        )
+        if self.best is None or score > self.best[0]:
+            state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            self.best = (score, epoch, state)
+            return True
+        return False

@@ -1,0 +1,134 @@
+import json
+import sys
+
+import pytest
+
+from monitor.cli import main
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["monitor", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def small_csv(tmp_path):
+    path = tmp_path / "eval.csv"
+    path.write_text(
+        "text,label,source\nFed raises rates,neutral,x\n"
+        "Shares slump on weak outlook,Bearish,x\nRecord profit,Bullish,y\n"
+    )
+    return path
+
+
+def test_evaluate_json_contract(monkeypatch, capsys, tiny_model_dir, small_csv):
+    code, out, _ = run_cli(
+        monkeypatch,
+        capsys,
+        "evaluate",
+        str(tiny_model_dir),
+        "--data",
+        str(small_csv),
+        "--task",
+        "sentiment",
+        "--json",
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["n"] == 3
+    assert 0.0 <= payload["accuracy"] <= 1.0 and 0.0 <= payload["macro_f1"] <= 1.0
+    assert payload["model_version"] == "tiny-test"
+    assert sum(sum(row) for row in payload["confusion"]) == 3
+
+
+def test_evaluate_bad_label_is_one_line(monkeypatch, capsys, tiny_model_dir, small_csv):
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "evaluate",
+        str(tiny_model_dir),
+        "--data",
+        str(small_csv),
+        "--task",
+        "topic",
+        "--json",
+    )
+    assert code == 2
+    assert "row 1: unknown topic label 'neutral'" in err and "Traceback" not in err
+
+
+def test_train_cli_end_to_end_with_tiny_encoder(monkeypatch, capsys, tiny_encoder_dir, tmp_path):
+    out_dir = tmp_path / "model"
+    code, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        "train",
+        "--preset",
+        "quick",
+        "--out",
+        str(out_dir),
+        "--backbone",
+        str(tiny_encoder_dir),
+        "--limit",
+        "80",
+        "--max-steps",
+        "3",
+        "--seed",
+        "5",
+        "--version",
+        "cli-test",
+    )
+    assert code == 0, err
+    config = json.loads((out_dir / "config.json").read_text())
+    assert config["version"] == "cli-test" and config["training"]["arguments"]["seed"] == 5
+    assert {"accuracy", "macro_f1", "n"} <= set(config["scores"]["topic"])
+    assert "model cli-test written" in out
+    code, out, _ = run_cli(monkeypatch, capsys, "predict", "--model", str(out_dir), "--json", "Oil jumps", "Bank fined")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["text"] for r in rows] == ["Oil jumps", "Bank fined"]
+    assert rows[0]["model_version"] == "cli-test"
+
+
+def test_train_cli_bad_extra_file_is_one_line(monkeypatch, capsys, tiny_encoder_dir, tmp_path):
+    extra = tmp_path / "extra.csv"
+    extra.write_text("text,topic,sentiment\nfine,IPO,\n,Macro,\n")
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "train",
+        "--out",
+        str(tmp_path / "m"),
+        "--backbone",
+        str(tiny_encoder_dir),
+        "--limit",
+        "40",
+        "--max-steps",
+        "1",
+        "--extra",
+        str(extra),
+    )
+    assert code == 2 and "extra.csv: row 2: empty text" in err
+    assert not (tmp_path / "m" / "config.json").exists()
+
+
+def test_missing_backbone_is_one_line(monkeypatch, capsys, tmp_path):
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "train",
+        "--out",
+        str(tmp_path / "m"),
+        "--backbone",
+        str(tmp_path / "nothing-here"),
+        "--limit",
+        "40",
+        "--max-steps",
+        "1",
+    )
+    assert code == 2 and "cannot load backbone" in err

@@ -1,0 +1,64 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from monitor.model.losses import IGNORE_INDEX, UncertaintyWeighting, joint_loss, masked_task_loss
+
+
+def _logits(seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {"topic": torch.randn(6, 20, generator=g), "sentiment": torch.randn(6, 3, generator=g)}
+
+
+def test_masked_loss_equals_single_task_loss_when_only_one_label_present():
+    logits = _logits()
+    topic = torch.tensor([3, 0, 19, 7, 7, 1])
+    labels = {"topic": topic, "sentiment": torch.full((6,), IGNORE_INDEX)}
+    total, parts = joint_loss(logits, labels, weights={"topic": 1.0, "sentiment": 1.0})
+    expected = F.cross_entropy(logits["topic"], topic)
+    assert torch.allclose(total, expected)
+    assert set(parts) == {"topic"}
+
+
+def test_mixed_batch_masks_each_task_to_its_own_examples():
+    logits = _logits(1)
+    topic = torch.tensor([3, 5, IGNORE_INDEX, IGNORE_INDEX, 1, IGNORE_INDEX])
+    sent = torch.tensor([IGNORE_INDEX, IGNORE_INDEX, 0, 2, IGNORE_INDEX, 1])
+    total, _ = joint_loss(logits, {"topic": topic, "sentiment": sent}, weights={"topic": 0.7, "sentiment": 2.0})
+    t = F.cross_entropy(logits["topic"][[0, 1, 4]], topic[[0, 1, 4]])
+    s = F.cross_entropy(logits["sentiment"][[2, 3, 5]], sent[[2, 3, 5]])
+    assert torch.allclose(total, 0.7 * t + 2.0 * s)
+
+
+def test_batch_without_labels_for_a_task_gives_no_nan_and_gradients_flow():
+    logits = {k: v.requires_grad_() for k, v in _logits(2).items()}
+    labels = {"topic": torch.full((6,), IGNORE_INDEX), "sentiment": torch.tensor([0, 1, 2, 0, 1, 2])}
+    total, _ = joint_loss(logits, labels)
+    assert math.isfinite(float(total.detach()))
+    total.backward()
+    assert torch.isfinite(logits["sentiment"].grad).all()
+    assert logits["topic"].grad is None or torch.count_nonzero(logits["topic"].grad) == 0
+    assert masked_task_loss(logits["topic"], labels["topic"]) is None
+
+
+def test_uncertainty_weighting_at_init_is_the_plain_sum_and_learns():
+    logits = _logits(3)
+    labels = {"topic": torch.tensor([1, 2, 3, 4, 5, 6]), "sentiment": torch.tensor([0, 1, 2, 0, 1, 2])}
+    weighting = UncertaintyWeighting(["topic", "sentiment"])
+    total, parts = joint_loss(logits, labels, uncertainty=weighting)
+    assert torch.allclose(total, torch.tensor(parts["topic"] + parts["sentiment"]), atol=1e-5)
+    total.backward()
+    # dL/ds = -exp(-s) CE + 1/2: a task with CE > 1/2 pushes its log-variance up (its weight down).
+    assert weighting.log_vars["topic"].grad < 0
+    assert weighting.weights() == {"topic": 1.0, "sentiment": 1.0}
+
+
+def test_class_weights_and_label_smoothing_change_the_loss():
+    logits = _logits(4)
+    labels = {"topic": torch.tensor([1, 1, 1, 2, 2, 3]), "sentiment": torch.full((6,), IGNORE_INDEX)}
+    plain, _ = joint_loss(logits, labels)
+    weights = {"topic": torch.linspace(0.5, 2.0, 20), "sentiment": torch.ones(3)}
+    weighted, _ = joint_loss(logits, labels, class_weights=weights)
+    smoothed, _ = joint_loss(logits, labels, label_smoothing=0.1)
+    assert not torch.allclose(plain, weighted) and not torch.allclose(plain, smoothed)
