@@ -81,7 +81,14 @@ class ModelSettings(BaseModel):
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="auto = bf16 autocast on CUDA, fp32 on CPU."
     )
-    max_batch_size: int = Field(32, ge=1, description="Flush a micro-batch when it holds this many messages.")
+    max_batch_size: int = Field(
+        128,
+        ge=1,
+        description="Flush a micro-batch when it holds this many messages (sorted by length, then sub-batched).",
+    )
+    inference_batch_size: int = Field(
+        32, ge=1, description="Texts per forward pass; each sub-batch is padded to its own longest text."
+    )
     max_wait_ms: int = Field(200, ge=1, description="Flush a micro-batch when its oldest message waited this long.")
     max_length: int = Field(64, ge=8, description="Token limit per text at inference.")
     threads: int | None = Field(None, description="torch CPU threads (default: torch's choice).")
@@ -128,7 +135,9 @@ class WebhookSettings(BaseModel):
 class SchedulerSettings(BaseModel):
     retrain_min_new_labels: int = Field(200, ge=1, description="New labels needed before a retrain runs.")
     retrain_check_minutes: int = Field(30, ge=1, description="How often the retrain job checks for labels.")
-    retrain_preset: str = Field("quick", description="Training preset used by the retrain job.")
+    retrain_preset: str = Field(
+        "full", description="Training preset used by the retrain job (a quick candidate cannot beat a full champion)."
+    )
     promotion_tolerance: float = Field(0.005, ge=0, description="Allowed drop per task before rejecting.")
     misfire_grace_seconds: int = Field(300, description="How late a job may start and still run.")
     housekeeping_hours: int = Field(24, ge=1, description="How often housekeeping runs.")

@@ -205,7 +205,7 @@ class TrainingLoop:
             for t in self.tasks
         }
         reports = {t: r for t, r in reports.items() if r.n}
-        score = selection_score(reports) if reports else -float(epoch)  # no dev slice: keep the last epoch
+        score = selection_score(reports) if reports else float(epoch)  # no dev slice: the latest epoch wins
         self.history.append(
             {
                 "epoch": epoch,

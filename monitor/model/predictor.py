@@ -96,7 +96,7 @@ class Predictor:
             device=model_settings.device,
             precision=model_settings.precision,
             max_length=model_settings.max_length,
-            batch_size=model_settings.max_batch_size,
+            batch_size=model_settings.inference_batch_size,
             threads=model_settings.threads,
         )
 
