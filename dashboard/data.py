@@ -14,17 +14,16 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from pydantic import ValidationError
 from sqlalchemy import Engine, inspect
 from sqlalchemy.orm import Session
 
 import monitor.alerts.actions as actions
 from dashboard import queries
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import MonitorError
 from monitor.learning import NewLabel, count_unused_labels, insert_labels, list_versions
 from monitor.learning import promote_version as _promote_version
 from monitor.learning import rollback_champion as _rollback_champion
-from monitor.settings import Settings
+from monitor.settings import Settings, load_settings
 from monitor.store import check_connection, make_engine, make_session_factory, transaction
 
 log = logging.getLogger(__name__)
@@ -34,12 +33,7 @@ SLOW_TTL = 60
 
 
 def settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        var = "MONITOR_" + "__".join(str(p).upper() for p in err["loc"])
-        raise ConfigError(f"{var}: {err['msg']} (got {err.get('input')!r})") from None
+    return load_settings()
 
 
 @st.cache_resource(show_spinner=False)

@@ -214,6 +214,20 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the service's loggers.")
 
 
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value becomes a one-line ConfigError naming the variable."""
+    from pydantic import ValidationError
+
+    from monitor.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        var = "MONITOR_" + "__".join(str(p).upper() for p in err["loc"])
+        raise ConfigError(f"{var}: {err['msg']} (got {err.get('input')!r})") from None
+
+
 @lru_cache
 def get_settings() -> Settings:
     """Settings read once from the environment (tests build their own ``Settings``)."""

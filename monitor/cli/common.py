@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from monitor.errors import ConfigError
-from monitor.settings import Settings
+from monitor.settings import Settings, load_settings
 
-
-def load_settings() -> Settings:
-    """Settings from the environment; a bad value becomes a one-line error naming the variable."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        var = "MONITOR_" + "__".join(str(p).upper() for p in err["loc"])
-        raise ConfigError(f"{var}: {err['msg']} (got {err.get('input')!r})") from None
+__all__ = ["connected_engine", "load_settings"]
 
 
 def connected_engine(settings: Settings) -> Engine:

@@ -67,7 +67,7 @@ def _ensure_model(opts: DemoOptions, procs: ProcessGroup) -> Path:
     if (starter / "config.json").is_file():
         print(f"using the starter model in {starter}")
         return starter
-    print("no starter model yet: training the quick preset (about 10 minutes on 2 CPU cores, once)")
+    print("no starter model yet: training the quick preset (about 3 minutes on 2 CPU cores, once)")
     started = time.monotonic()
     proc = procs.start("train", monitor_command("train", "--preset", "quick", "--out", str(starter)),
                        show_output=True)
