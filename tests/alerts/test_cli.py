@@ -28,7 +28,7 @@ def run_cli(*args: str, database_url: str, **env: str) -> subprocess.CompletedPr
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "monitor.cli.run", *args], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, env=env, timeout=120
     )
 
 

@@ -8,7 +8,7 @@ import sys
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
 
-    return subprocess.run([sys.executable, "-m", "monitor.cli.run", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=120)
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 def run_cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "monitor.cli.run", *args],
+        [sys.executable, "-m", "monitor", *args],
         capture_output=True,
         text=True,
         input=stdin,
