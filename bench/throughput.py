@@ -1,12 +1,15 @@
 """Streaming worker vs. the model alone, on the same texts; prints one JSON object per line.
 
     .venv/bin/python bench/throughput.py [--n 2000] [--model DIR] [--database-url URL] [--device cpu]
+    .venv/bin/python bench/throughput.py --null-model [--n 30000] [--micro-batch 1024]
 
 Figures: model-alone texts/s (the predictor called on the worker's micro-batches, and on all texts
 at once), end-to-end committed texts/s (produce N, start a worker, time until all are stored), their
 ratio, where the worker's time goes, produce→stored latency p50/p95/p99 at a steady rate below
 capacity, and a one-message-at-a-time baseline (batches of one: one forward pass, one transaction,
-one offset commit per message). Without --model it builds a MiniLM-L6 model with untrained heads
+one offset commit per message). With --null-model the predictor costs nothing and the run measures
+the pipeline's ceiling instead, beside raw kafka-python consume and raw Postgres COPY (see ceiling.py).
+Without --model it builds a MiniLM-L6 model with untrained heads
 (speed does not depend on training). It starts its own embedded broker; Postgres is the local one
 (a scratch database, dropped afterwards) unless --database-url names one.
 """
@@ -196,7 +199,8 @@ class Bench:
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n", type=int, default=2000, help="texts for the throughput runs")
+    p.add_argument("--n", type=int, default=None, help="texts for the throughput runs (2000; 30000 with --null-model)")
+    p.add_argument("--null-model", action="store_true", help="a predictor that costs nothing: the pipeline ceiling")
     p.add_argument("--model", type=Path, help="model directory (default: MiniLM-L6 with untrained heads)")
     p.add_argument("--database-url", help="Postgres database to use (default: a scratch one on localhost)")
     p.add_argument("--device", default="auto")
@@ -219,6 +223,10 @@ def parse() -> argparse.Namespace:
 
 def main() -> None:
     args = parse()
+    if args.null_model:
+        args.n = args.n or 30000
+        return pipeline_ceiling(args)
+    args.n = args.n or 2000
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from monitor.model.predictor import Predictor
 
@@ -267,6 +275,36 @@ def main() -> None:
             lat_texts = load_texts(int(rate * args.latency_seconds))
             latency = bench.latency(lat_texts, rate, args.micro_batch)
             emit(event="latency", **latency, load_average=os.getloadavg())
+
+
+def pipeline_ceiling(args: argparse.Namespace) -> None:
+    """Null model end to end, raw consume and raw COPY, all on the same texts in the same run."""
+    from ceiling import NullPredictor, crc_path, load, raw_consume, raw_copy
+
+    from monitor.stream.clients import fetch_options
+
+    texts = load_texts(args.n)
+    emit(event="setup", mode="null-model", n=args.n, micro_batch=args.micro_batch, cpus=os.cpu_count(),
+         kafka_crc32c=crc_path(), load_average=load())
+    with EmbeddedBroker() as broker, database(args.database_url) as engine:
+        bench = Bench(args, NullPredictor(), broker, engine)
+        topic = bench.topic("raw")
+        bench.produce(topic, texts)
+        fetch = fetch_options(args.micro_batch)
+        consume = raw_consume(broker.bootstrap_servers, topic, len(texts), fetch)
+        emit(event="raw_consume", msgs_per_s=consume, fetch=fetch, load_average=load())
+        no_crc = raw_consume(broker.bootstrap_servers, topic, len(texts), fetch, check_crcs=False)
+        emit(event="raw_consume_without_crc_checks", msgs_per_s=no_crc, load_average=load())
+        copy = raw_copy(engine, texts)
+        emit(event="raw_copy", rows_per_s=copy, load_average=load())
+        rates = []
+        for r in range(args.rounds):
+            e2e = bench.drain(f"null{r}", texts, args.micro_batch)
+            rates.append(e2e["texts_per_s"])
+            emit(event="round", round=r, **e2e, load_average=load())
+        ceiling = statistics.median(rates)
+        emit(event="summary", mode="null-model", ceiling_msgs_per_s=ceiling, raw_consume_msgs_per_s=consume,
+             ceiling_vs_raw_consume=ceiling / consume, raw_copy_rows_per_s=copy, load_average=load())
 
 
 def run_round(bench: Bench, predictor: Any, texts: Sequence[str], batch_size: int, index: int) -> dict:
