@@ -30,6 +30,7 @@ COMMANDS: list[tuple[str, str | None]] = [
     ("monitor.cli.labels", "labels"),
     ("monitor.cli.models", "models"),
     ("monitor.cli.scheduler", None),
+    ("monitor.cli.dashboard", None),
 ]
 
 

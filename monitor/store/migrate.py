@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from alembic import command
@@ -10,12 +11,18 @@ from alembic.script import ScriptDirectory
 
 from monitor.store.engine import normalize_url
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+def migrations_dir() -> Path:
+    """The Alembic scripts: `migrations/` in a checkout, shipped in the wheel as ``monitor.migrations``."""
+    spec = importlib.util.find_spec("monitor.migrations")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parents[2] / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     # ConfigParser interpolation would choke on '%' in passwords.
     cfg.set_main_option("sqlalchemy.url", normalize_url(database_url).replace("%", "%%"))
     return cfg
