@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +26,11 @@ class Reason(StrEnum):
     BAD_FIELD_TYPE = "bad_field_type"
     FIELD_TOO_LONG = "field_too_long"
     NUL_CHARACTER = "nul_character"
+    TOO_DEEP = "too_deep"
+    LONE_SURROGATE = "lone_surrogate"
+    BAD_NUMBER = "bad_number"
+    TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
+    INVALID_MESSAGE = "invalid_message"
     INFERENCE_FAILED = "inference_failed"
     STORE_REJECTED = "store_rejected"
 
@@ -34,10 +41,19 @@ KNOWN_FIELDS = frozenset({"text", "title", "body", "id", "source", "url", "publi
 MAX_FIELD_CHARS = {"id": 512, "source": 256, "lang": 16}
 
 
+# A JSON string escape that can only decode to a surrogate code point (paired or not).
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class MessageLimits:
     max_message_bytes: int = 65536
     max_text_chars: int = 20000
+    max_json_depth: int = 64
+    earliest_published_at: datetime = EPOCH
+    max_future_skew: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -68,7 +84,7 @@ def parse_message(value: bytes | None, limits: MessageLimits) -> NewsMessage:
         url=_optional_string(fields.pop("url", None), "url"),
         lang=_short_string(fields, "lang"),
         tickers=_tickers(fields.pop("tickers", None)),
-        published_at=parse_timestamp(fields.pop("published_at", None)),
+        published_at=_plausible(parse_timestamp(fields.pop("published_at", None)), limits),
         extra=fields,
     )
 
@@ -83,25 +99,60 @@ def _decode(value: bytes | None, limits: MessageLimits) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise InvalidMessage(Reason.INVALID_UTF8, str(exc)) from None
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise InvalidMessage(Reason.TOO_DEEP, f"nested deeper than {limits.max_json_depth} levels") from None
     except ValueError as exc:
         raise InvalidMessage(Reason.NOT_JSON, str(exc)) from None
     if not isinstance(data, dict):
         raise InvalidMessage(Reason.NOT_OBJECT, f"got a JSON {type(data).__name__}, expected an object")
-    # Postgres text and jsonb cannot hold U+0000; only scan when an escape for it appears at all.
-    if "\\u0000" in raw and _has_nul(data):
-        raise InvalidMessage(Reason.NUL_CHARACTER, "a string contains U+0000, which Postgres cannot store")
+    _inspect(data, raw, limits)
     return data
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+def _reject_constant(name: str) -> float:
+    raise InvalidMessage(Reason.BAD_NUMBER, f"{name} is not a JSON number and Postgres jsonb cannot store it")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise InvalidMessage(Reason.BAD_NUMBER, f"{literal[:40]} is out of the range of a double")
+    return value
+
+
+def _inspect(data: dict[str, Any], raw: str, limits: MessageLimits) -> None:
+    """Depth, U+0000 and lone surrogates, in one iterative walk (recursion is what deep input attacks).
+
+    Each check only runs when the raw text could trigger it, so a plain message costs three scans in C.
+    Depth matters beyond parsing: psycopg's jsonb encoder and the detector recurse too.
+    """
+    deep = raw.count("[") + raw.count("{") > limits.max_json_depth
+    nul = "\\u0000" in raw  # Postgres text and jsonb cannot hold U+0000
+    surrogate = SURROGATE_ESCAPE.search(raw) is not None  # valid UTF-8 input can only get one via an escape
+    if not (deep or nul or surrogate):
+        return
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_string(value, nul, surrogate)
+        elif isinstance(value, dict | list):
+            if depth > limits.max_json_depth:
+                raise InvalidMessage(Reason.TOO_DEEP, f"nested deeper than {limits.max_json_depth} levels")
+            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+            for key, item in items:
+                if key is not None:
+                    _check_string(key, nul, surrogate)
+                stack.append((item, depth + 1))
+
+
+def _check_string(value: str, nul: bool, surrogate: bool) -> None:
+    if nul and "\x00" in value:
+        raise InvalidMessage(Reason.NUL_CHARACTER, "a string contains U+0000, which Postgres cannot store")
+    if surrogate and LONE_SURROGATE.search(value):
+        # Rejected, not repaired: any replacement would store a text the producer never sent.
+        raise InvalidMessage(Reason.LONE_SURROGATE, "a string contains a lone UTF-16 surrogate (\\ud800-\\udfff)")
 
 
 def _text_of(fields: dict[str, Any], limits: MessageLimits) -> tuple[str, str | None]:
@@ -163,3 +214,25 @@ def parse_timestamp(value: Any) -> datetime | None:
     except ValueError:
         raise InvalidMessage(Reason.BAD_TIMESTAMP, f"`published_at` not ISO 8601: {value[:64]!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _plausible(published: datetime | None, limits: MessageLimits) -> datetime | None:
+    """In UTC, and between ``earliest_published_at`` and now + ``max_future_skew``.
+
+    Python's datetime tops out at year 9999 in local time, so ``9999-12-31T23:59:59-14:00`` only
+    overflows once converted; such values would break every event-time query downstream.
+    """
+    if published is None:
+        return None
+    try:
+        utc = published.astimezone(UTC)
+        latest = datetime.now(UTC) + limits.max_future_skew
+    except OverflowError:
+        utc, latest = None, None
+    if utc is None or latest is None or not limits.earliest_published_at <= utc <= latest:
+        raise InvalidMessage(
+            Reason.TIMESTAMP_OUT_OF_RANGE,
+            f"`published_at` {published.isoformat()} is not between {limits.earliest_published_at:%Y-%m-%d} "
+            f"and {limits.max_future_skew} from now",
+        )
+    return utc

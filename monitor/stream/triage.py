@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from monitor.stream.deadletter import DeadLetter
 from monitor.stream.errors import InvalidMessage
-from monitor.stream.message import MessageLimits, NewsMessage, parse_message
+from monitor.stream.message import MessageLimits, NewsMessage, Reason, parse_message
+
+log = logging.getLogger(__name__)
 
 
 def triage(
@@ -20,6 +23,9 @@ def triage(
             valid.append((record, parse_message(record.value, limits)))
         except InvalidMessage as exc:
             letters.append(DeadLetter(record, exc.reason, exc.detail, type(exc).__name__))
+        except Exception as exc:  # noqa: BLE001 - the last resort: no bytes may stop the stream
+            log.exception("validation failed unexpectedly for %s[%s]@%s", record.topic, record.partition, record.offset)
+            letters.append(dead_letter_for(record, Reason.INVALID_MESSAGE, exc))
     return valid, letters
 
 
