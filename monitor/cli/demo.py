@@ -29,6 +29,12 @@ def demo(
     metrics_port: int = typer.Option(9108, help="Worker's Prometheus port."),
     exit_after_alert: bool = typer.Option(False, help="Stop once the first alert webhook arrives (tests, CI)."),
     timeout: float | None = typer.Option(None, help="Give up after this many seconds (with --exit-after-alert)."),
+    fresh: bool | None = typer.Option(
+        None, "--fresh/--keep-data",
+        help="Empty the database before replaying, or keep an earlier run's data (then nothing new alerts). "
+        "Default: empty it when an earlier demo run made it, keep any other database's data.",
+    ),
+    progress_seconds: float = typer.Option(10.0, min=1.0, help="How often to print the replay's progress."),
 ) -> None:
     """Start broker, Postgres, worker, scheduler and dashboard; replay tweets with a burst; print alerts."""
     from monitor.local.demo import DemoOptions, run_demo
@@ -36,7 +42,8 @@ def demo(
     opts = DemoOptions(data_dir=data_dir, model_dir=model_dir, database_url=database_url, stream=stream,
                        limit=limit, speedup=speedup, burst=burst, dashboard=dashboard,
                        dashboard_port=dashboard_port, metrics_port=metrics_port,
-                       exit_after_alert=exit_after_alert, timeout=timeout)
+                       exit_after_alert=exit_after_alert, timeout=timeout, fresh=fresh,
+                       progress_seconds=progress_seconds)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill`, systemd or a container stop: same clean stop as Ctrl-C
     try:
         code = run_demo(opts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -13,8 +14,11 @@ from monitor.errors import MonitorError
 from monitor.local.broker import EmbeddedBroker, free_port
 from monitor.local.postgres import EmbeddedPostgres, create_database
 from monitor.local.processes import ProcessGroup, monitor_command
+from monitor.local.progress import StoredProgress
 from monitor.local.receiver import WebhookReceiver, describe_event
-from monitor.local.replay import Burst, build_demo_stream
+from monitor.local.replay import Burst, build_demo_stream, count_rows
+from monitor.local.rerun import prepare_database
+from monitor.local.shell import SHOWN, export_lines, shared_settings, write_env_file
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,9 @@ class DemoOptions:
     metrics_port: int = 9108
     exit_after_alert: bool = False
     timeout: float | None = None
+    fresh: bool | None = None
+    """True: empty the database first; False: keep an earlier run's data; None: empty it if a demo made it."""
+    progress_seconds: float = 10.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -67,7 +74,8 @@ def _ensure_model(opts: DemoOptions, procs: ProcessGroup) -> Path:
     if (starter / "config.json").is_file():
         print(f"using the starter model in {starter}")
         return starter
-    print("no starter model yet: training the quick preset (about 3 minutes on 2 CPU cores, once)")
+    print("no starter model yet: training the quick preset once; the bar below shows the measured speed "
+          "and the time left (about 3 minutes on an idle 2-core CPU, several times that on a busy one)")
     started = time.monotonic()
     proc = procs.start("train", monitor_command("train", "--preset", "quick", "--out", str(starter)),
                        show_output=True)
@@ -96,7 +104,7 @@ def _register_champion(session_factory, model_dir: Path) -> str:
     return version
 
 
-def _register_receiver(session_factory, url: str) -> str:
+def _register_receiver(session_factory, url: str) -> tuple[int, str]:
     from monitor.alerts.endpoints import add_endpoint, disable_endpoint, list_endpoints
     from monitor.store import transaction
 
@@ -105,7 +113,7 @@ def _register_receiver(session_factory, url: str) -> str:
             if old.description == DEMO_RECEIVER and old.enabled:
                 disable_endpoint(old.id, reason="replaced by a newer demo run", session=session)
         endpoint = add_endpoint(url, description=DEMO_RECEIVER, allow_private=True, session=session)
-        return endpoint.secret
+        return endpoint.id, endpoint.secret
 
 
 def _create_topics(bootstrap: str, env: dict[str, str]) -> None:
@@ -138,6 +146,7 @@ def run_demo(opts: DemoOptions) -> int:
             pg = stack.enter_context(EmbeddedPostgres(opts.data_dir / "postgres"))
             db_url = create_database(pg.admin_url, "monitor")
         print(f"[{time.monotonic() - t0:5.1f}s] broker {broker.bootstrap_servers}, Postgres ready")
+        print(prepare_database(db_url, opts.fresh))
         engine = make_engine(DatabaseSettings(url=db_url))
         stack.callback(engine.dispose)
         check_connection(engine)
@@ -151,6 +160,7 @@ def run_demo(opts: DemoOptions) -> int:
             "MONITOR_MODEL__REGISTRY_DIR": str(opts.data_dir / "models"),
             "MONITOR_METRICS__PORT": str(opts.metrics_port),
             "MONITOR_ALERTS__DASHBOARD_URL": f"http://localhost:{opts.dashboard_port}",
+            "MONITOR_LOG_LEVEL": _child_log_level(),
             "HF_HUB_OFFLINE": "1",
             **DEMO_ALERT_ENV,
             **opts.extra_env,
@@ -164,11 +174,12 @@ def run_demo(opts: DemoOptions) -> int:
         _create_topics(broker.bootstrap_servers, env)
 
         port = free_port()
-        secret = _register_receiver(session_factory, f"http://127.0.0.1:{port}/hooks/alerts")
+        endpoint_id, secret = _register_receiver(session_factory, f"http://127.0.0.1:{port}/hooks/alerts")
         receiver = stack.enter_context(
             WebhookReceiver(secret, port=port, on_event=lambda e: print(describe_event(e), flush=True))
         )
-        print(f"[{time.monotonic() - t0:5.1f}s] model {version} is champion; webhook receiver at {receiver.url}")
+        print(f"[{time.monotonic() - t0:5.1f}s] model {version} is champion; webhook receiver at {receiver.url} "
+              f"(endpoint {endpoint_id})")
 
         procs.start("worker", monitor_command("worker"))
         procs.start("scheduler", monitor_command("scheduler"))
@@ -179,10 +190,38 @@ def run_demo(opts: DemoOptions) -> int:
         stream = build_demo_stream(opts.stream or dataset_path("stock-market-tweets") / "timeline.csv",
                                    opts.data_dir / "demo-stream.csv", burst=Burst() if opts.burst else None,
                                    limit=opts.limit)
+        progress = StoredProgress(engine, count_rows(stream), every=opts.progress_seconds)
         procs.start("produce", monitor_command("produce", str(stream), "--replay", "--speedup", str(opts.speedup)))
-        _print_where_to_look(opts, logs)
-        return _wait(opts, procs, receiver, t0)
+        env_file = _hand_out_settings(opts, env, stack)
+        _print_where_to_look(opts, logs, env_file, endpoint_id)
+        return _wait(opts, procs, receiver, progress, t0)
     return 0
+
+
+def _child_log_level() -> str:
+    """The children log to files, so they say what they do (INFO) even when the demo itself is quiet."""
+    asked = os.environ.get("MONITOR_LOG_LEVEL", "INFO").upper()
+    return "DEBUG" if asked == "DEBUG" else "INFO"
+
+
+def _hand_out_settings(opts: DemoOptions, env: dict[str, str], stack: ExitStack) -> Path:
+    """Write ``demo.env`` for other shells (removed when the demo stops) and print the key exports."""
+    settings = shared_settings(env, {**DEMO_ALERT_ENV, **opts.extra_env})
+    path = write_env_file(opts.data_dir / "demo.env", settings)
+    stack.callback(lambda: path.unlink(missing_ok=True))
+    print("in another terminal, use the CLI against this demo with:")
+    print(f"  source .venv/bin/activate && source {_shown_path(path)}")
+    print("  or paste:")
+    for line in export_lines(settings, SHOWN):
+        print(f"  {line}")
+    return path
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _dashboard_command(port: int) -> list[str]:
@@ -198,22 +237,29 @@ def _log_file(logs: Path, name: str) -> Path:
     return logs / f"{name}.log"
 
 
-def _print_where_to_look(opts: DemoOptions, logs: Path) -> None:
+def _print_where_to_look(opts: DemoOptions, logs: Path, env_file: Path, endpoint_id: int) -> None:
     if opts.dashboard:
         print(f"dashboard:  http://localhost:{opts.dashboard_port}")
     print(f"metrics:    http://localhost:{opts.metrics_port}/metrics")
     print(f"logs:       {logs}/ (worker, scheduler, labels, produce, dashboard)")
+    print(f"webhooks:   `monitor webhooks test {endpoint_id}` sends a signed test event to this demo's receiver")
     print("replaying the bundled tweets with a burst of negative earnings news; Ctrl-C stops everything")
 
 
-def _wait(opts: DemoOptions, procs: ProcessGroup, receiver: WebhookReceiver, t0: float) -> int:
+def _wait(opts: DemoOptions, procs: ProcessGroup, receiver: WebhookReceiver, progress: StoredProgress,
+          t0: float) -> int:
     deadline = t0 + opts.timeout if opts.timeout else None
     produce_done = False
     while True:
-        time.sleep(0.5)
-        if opts.exit_after_alert and any(e.get("type") == "alert.opened" for e in receiver.events):
+        if opts.exit_after_alert:  # wakes as soon as a verified alert arrives
+            alert = receiver.wait_for(lambda e: e.get("type") == "alert.opened", timeout=0.5)
+        else:
+            alert, _ = None, time.sleep(0.5)
+        if alert:
             print(f"[{time.monotonic() - t0:5.1f}s] alert received and verified; stopping")
             return 0
+        if line := progress.report():
+            print(f"[{time.monotonic() - t0:5.1f}s] {line}", flush=True)
         for name, code in procs.died():
             if name == "produce" and code == 0 and not produce_done:
                 produce_done = True
@@ -223,5 +269,5 @@ def _wait(opts: DemoOptions, procs: ProcessGroup, receiver: WebhookReceiver, t0:
             elif name == "produce" and code != 0:
                 raise MonitorError(f"the replay failed (exit {code}); see {procs.log_dir}/produce.log")
         if deadline and time.monotonic() > deadline:
-            print(f"no alert within {opts.timeout:.0f}s; stopping")
+            print(f"no alert within {opts.timeout:.0f}s; stopping (logs in {procs.log_dir})")
             return 1

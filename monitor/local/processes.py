@@ -40,7 +40,8 @@ class ProcessGroup:
                                 stderr=subprocess.STDOUT if out else None, start_new_session=True,
                                 preexec_fn=die_with_parent)
         self.procs[name] = proc
-        log.info("started %s (pid %s), log %s", name, proc.pid, self.log_dir / f"{name}.log")
+        where = "output below" if show_output else f"log {self.log_dir / f'{name}.log'}"
+        log.info("started %s (pid %s), %s", name, proc.pid, where)
         return proc
 
     def died(self) -> list[tuple[str, int]]:

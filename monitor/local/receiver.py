@@ -8,6 +8,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from monitor.store.orm import ALL_TOPICS
+
 log = logging.getLogger(__name__)
 
 
@@ -83,10 +85,15 @@ class WebhookReceiver:
 
 
 def describe_event(event: dict[str, Any]) -> str:
-    """One human line for the terminal."""
-    data = event.get("data", {})
-    scope = data.get("scope") or data.get("topic") or "?"
+    """One human line for the terminal: what the event says, and where to look at it."""
+    data = event.get("data") or {}
+    kind = event.get("type") or "event"
+    if kind == "test":
+        return f"[webhook] test event for endpoint {data.get('endpoint_id', '?')}: signature verified"
+    scope = "All topics" if data.get("all_topics") or data.get("scope") == ALL_TOPICS else data.get("scope")
     share, base = data.get("observed_share"), data.get("baseline_share")
-    figures = f" negative share {share:.0%} vs baseline {base:.0%}" if share is not None and base is not None else ""
+    figures = f": negative share {share:.0%} vs baseline {base:.0%}" if share is not None and base is not None else ""
     z = data.get("statistic")
-    return f"[webhook] {event.get('type')} {scope}{figures}" + (f" (z={z:.1f})" if isinstance(z, float) else "")
+    statistic = f" (z={z:.1f})" if isinstance(z, int | float) else ""
+    link = f" {data['dashboard_url']}" if data.get("dashboard_url") else ""
+    return f"[webhook] {kind} {scope or 'unknown scope'}{figures}{statistic}{link}"

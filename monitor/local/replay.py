@@ -68,3 +68,9 @@ def build_demo_stream(timeline_csv: Path, out_csv: Path, *, burst: Burst | None 
         writer.writeheader()
         writer.writerows(rows)
     return out_csv
+
+
+def count_rows(stream_csv: Path) -> int:
+    """Messages in a stream written by ``build_demo_stream`` (texts may span lines, so parse, don't count)."""
+    with open(stream_csv, newline="", encoding="utf-8") as fh:
+        return sum(1 for _ in csv.DictReader(fh))

@@ -68,6 +68,21 @@ class ProduceReport:
     sent: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    skipped: int = 0
+    skip_reasons: list[str] = field(default_factory=list)
+
+    def skip(self, problem: str) -> None:
+        """A line of the input that could not become a message (``--skip-invalid``)."""
+        self.skipped += 1
+        if len(self.skip_reasons) < 3:
+            self.skip_reasons.append(problem)
+
+    def summary(self, topic: str) -> str:
+        """'sent N messages to TOPIC, skipped M invalid lines, F failed': every count, always."""
+        parts = [f"sent {self.sent:,} messages to {topic}", f"skipped {self.skipped:,} invalid lines"]
+        if self.failed:
+            parts.append(f"{self.failed:,} failed")
+        return ", ".join(parts)
 
     def ok(self, _metadata: Any) -> None:
         self.sent += 1  # acks are counted on the client's one I/O thread
@@ -85,19 +100,26 @@ def produce_messages(
     pacer: Pacer,
     progress: Callable[[int], Any] | None = None,
     flush_timeout: float = 60.0,
+    report: ProduceReport | None = None,
 ) -> ProduceReport:
-    """Send every message (keyed by its id), wait for all acks, and count what failed."""
-    report = ProduceReport()
-    for message in messages:
-        pacer.wait(message)
-        try:
-            future = producer.send(topic, key=message.key, value=message.value)
-        except KafkaError as exc:
-            report.fail(exc)
-            continue
-        future.add_callback(report.ok)
-        future.add_errback(report.fail)
-        if progress is not None:
-            progress(1)
-    producer.flush(timeout=flush_timeout)
+    """Send every message (keyed by its id), wait for all acks, and count what failed.
+
+    When reading the input fails part way, what was already sent is still flushed and counted in
+    ``report`` (pass one in to read it after the error).
+    """
+    report = report if report is not None else ProduceReport()
+    try:
+        for message in messages:
+            pacer.wait(message)
+            try:
+                future = producer.send(topic, key=message.key, value=message.value)
+            except KafkaError as exc:
+                report.fail(exc)
+                continue
+            future.add_callback(report.ok)
+            future.add_errback(report.fail)
+            if progress is not None:
+                progress(1)
+    finally:
+        producer.flush(timeout=flush_timeout)
     return report

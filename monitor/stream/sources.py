@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,12 +27,18 @@ class OutgoingMessage:
     published_at: datetime | None
 
 
-def read_messages(source: str, limit: int | None = None) -> Iterator[OutgoingMessage]:
-    """Messages from ``source`` (a path, or ``-`` for standard input), at most ``limit`` of them."""
+def read_messages(
+    source: str, limit: int | None = None, on_invalid: Callable[[str], None] | None = None
+) -> Iterator[OutgoingMessage]:
+    """Messages from ``source`` (a path, or ``-`` for standard input), at most ``limit`` of them.
+
+    A line that cannot become a message stops the read with a MonitorError, or, given ``on_invalid``, is
+    passed to it (one line saying where and why) and skipped.
+    """
     stream, name = _open(source)
     try:
         fmt = _format(source, stream)
-        rows = _jsonl(stream, name) if fmt == "jsonl" else _csv(stream, name)
+        rows = _jsonl(stream, name, on_invalid) if fmt == "jsonl" else _csv(stream, name)
         for count, message in enumerate(rows):
             if limit is not None and count >= limit:
                 return
@@ -74,7 +80,15 @@ def _first_char(stream: TextIO) -> str:
     return ""
 
 
-def _jsonl(stream: Iterable[str], name: str) -> Iterator[OutgoingMessage]:
+def _invalid(problem: str, on_invalid: Callable[[str], None] | None) -> None:
+    if on_invalid is None:
+        raise MonitorError(problem)
+    on_invalid(problem)
+
+
+def _jsonl(
+    stream: Iterable[str], name: str, on_invalid: Callable[[str], None] | None = None
+) -> Iterator[OutgoingMessage]:
     for lineno, line in enumerate(stream, start=1):
         line = line.strip()
         if not line:
@@ -82,9 +96,11 @@ def _jsonl(stream: Iterable[str], name: str) -> Iterator[OutgoingMessage]:
         try:
             data = json.loads(line)
         except ValueError as exc:
-            raise MonitorError(f"{name}, line {lineno}: not JSON ({exc})") from None
+            _invalid(f"{name}, line {lineno}: not JSON ({exc})", on_invalid)
+            continue
         if not isinstance(data, dict):
-            raise MonitorError(f"{name}, line {lineno}: expected one JSON object per line")
+            _invalid(f"{name}, line {lineno}: expected one JSON object per line", on_invalid)
+            continue
         yield OutgoingMessage(
             _key(data.get("id")), line.encode("utf-8"), _timestamp(data.get("published_at"))
         )
