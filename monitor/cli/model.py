@@ -120,7 +120,9 @@ def evaluate(
 
 def predict(
     texts: list[str] = typer.Argument(None, help="Texts to classify; '-' or none reads lines from stdin."),
-    model_dir: Path = typer.Option(None, "--model", help="Model directory (default: MONITOR_MODEL__DIRECTORY)."),
+    model_dir: Path = typer.Option(
+        None, "--model", help="Model directory (default: the registered champion, else MONITOR_MODEL__DIRECTORY)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """Classify texts: topic with confidence, sentiment with its three probabilities."""
@@ -129,13 +131,14 @@ def predict(
     from monitor.cli.common import load_settings
     from monitor.model.predictor import Predictor
 
-    settings = load_settings().model
+    full_settings = load_settings()
+    settings = full_settings.model
     _quiet_transformers(settings.threads)
     if not texts or texts == ["-"]:
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
         raise MonitorError("no texts given; pass them as arguments or on stdin")
-    predictor = Predictor.from_settings(settings, path=model_dir)
+    predictor = Predictor.from_settings(settings, path=model_dir or _serving_model(full_settings))
     for text, pred in zip(texts, predictor.predict(texts), strict=True):
         if as_json:
             typer.echo(json.dumps({"text": text, **asdict(pred), "model_version": predictor.version}))
@@ -151,3 +154,33 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("evaluate")(evaluate)
     app.command("predict")(predict)
+def _serving_model(settings) -> Path:
+    """What the workers serve: the registered champion, else the model directory from settings."""
+    from monitor.cli.common import connected_engine
+    from monitor.learning import get_champion
+    from monitor.store import make_session_factory, transaction
+
+    why = "no champion is registered"
+    try:
+        engine = connected_engine(settings)
+    except MonitorError as exc:
+        why = f"the model registry is unreachable ({exc})"
+    else:
+        try:
+            with transaction(make_session_factory(engine)) as session:
+                champion = get_champion(session=session)
+                path = Path(champion.path) if champion is not None else None
+        finally:
+            engine.dispose()
+        if path is not None and path.is_dir():
+            return path
+        if path is not None:
+            why = f"the champion's directory {path} is missing"
+    if (settings.model.directory / "config.json").is_file():
+        return settings.model.directory
+    raise MonitorError(
+        f"no model to use: {why} and MONITOR_MODEL__DIRECTORY ({settings.model.directory}) holds no model; "
+        "pass --model DIR, or train one with `monitor train --out models/current`"
+    )
+
+

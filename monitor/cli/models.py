@@ -50,7 +50,11 @@ def runs(limit: int = typer.Option(20, "--limit", min=1, help="How many runs to 
     from monitor.learning.runs import list_training_runs
 
     with transaction(_session_factory()) as session:
-        for r in list_training_runs(session=session, limit=limit):
+        found = list_training_runs(session=session, limit=limit)
+        if not found:
+            typer.echo("no training runs yet: the scheduler retrains once enough new labels wait "
+                       "(`monitor jobs run retrain` starts one now)")
+        for r in found:
             outcome = (r.error or r.decision or "").splitlines()[0][:120] if (r.error or r.decision) else ""
             typer.echo(f"#{r.id:<4} {r.status:<9} {r.started_at:%Y-%m-%d %H:%M} {r.trigger:<9} "
                        f"{r.candidate_version or '-'} vs {r.champion_version or '-'}: {outcome}")

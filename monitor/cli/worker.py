@@ -55,34 +55,43 @@ def produce(
     speedup: float = typer.Option(1.0, help="With --replay: play this many times faster."),
     limit: int | None = typer.Option(None, min=1, help="Send at most this many messages."),
     partitions: int = typer.Option(3, min=1, help="Partitions when the topic has to be created."),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Skip lines that are not a JSON object (counted) instead of stopping."
+    ),
 ) -> None:
-    """Send news messages to Kafka, keyed by id, with a progress bar."""
+    """Send news messages to Kafka, keyed by id, with a progress bar; reports sent and skipped counts."""
     from tqdm import tqdm
 
     from monitor.errors import MonitorError
     from monitor.stream import ensure_topic, make_producer
-    from monitor.stream.producer import Pacer, produce_messages
+    from monitor.stream.producer import Pacer, ProduceReport, produce_messages
     from monitor.stream.sources import read_messages
 
     if replay and rate is not None:
         raise MonitorError("use either --rate or --replay, not both")
     settings = load_settings()
     topic = topic or settings.kafka.input_topic
-    messages = read_messages(source, limit)
+    report = ProduceReport()
+    messages = read_messages(source, limit, on_invalid=report.skip if skip_invalid else None)
     first = next(messages, None)  # a bad file fails here, before any connection is made
     if first is None:
-        raise MonitorError(f"{source} holds no messages")
+        raise MonitorError(f"{source} holds no messages" + (f" ({report.summary(topic)})" if report.skipped else ""))
     if ensure_topic(settings.kafka, topic, partitions):
         typer.echo(f"created topic {topic} with {partitions} partitions", err=True)
     producer = make_producer(settings.kafka)
     pacer = Pacer(rate=rate, speedup=speedup if replay else None)
     with tqdm(total=limit, unit="msg", desc=topic) as bar:
         try:
-            report = produce_messages(producer, topic, chain([first], messages), pacer, bar.update)
+            produce_messages(producer, topic, chain([first], messages), pacer, bar.update, report=report)
+        except MonitorError as exc:
+            # Stopped at a bad line: say how many went out before it (they are in Kafka and stay there).
+            hint = "--skip-invalid skips such lines"
+            raise MonitorError(f"{exc}; stopped after: {report.summary(topic)} ({hint})") from None
         finally:
             producer.close()
-    failed = f", {report.failed} failed" if report.failed else ""
-    typer.echo(f"sent {report.sent} messages to {topic}{failed}", err=True)
+    typer.echo(report.summary(topic), err=True)
+    for reason in report.skip_reasons:
+        typer.echo(f"  skipped {reason}", err=True)
     if report.failed:
         errors = "; ".join(report.errors)
         raise MonitorError(f"{report.failed} messages not sent (first errors: {errors}); check the broker")
