@@ -24,3 +24,18 @@ class InvalidMessage(MonitorError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class BatchFailure(MonitorError):
+    """A whole batch failed for a reason no message can cause: the model or the database schema is broken.
+
+    The worker gives the batch back (nothing committed, nothing dead-lettered) and retries; after
+    ``MONITOR_WORKER__BREAKER_BATCHES`` such batches in a row it stops with :class:`SystemicFailure`.
+    """
+
+
+class SystemicFailure(MonitorError):
+    """The breaker tripped: consecutive batches failed as a whole, so the worker stopped consuming.
+
+    Their offsets are not committed; a supervisor restarts the worker (exit status non-zero) or alerts.
+    """

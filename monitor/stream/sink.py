@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, Protocol, TypeVar
 
+import psycopg
 from sqlalchemy import text
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, SQLAlchemyError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import MonitorError
-from monitor.store import transaction
 from monitor.stream.errors import Backpressure, StoreRejected
 from monitor.stream.message import NewsMessage
 from monitor.stream.storage import insert_articles, insert_predictions
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CANARY_TOPIC = "__monitor_canary__"
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class ArticleSink(Protocol):
     def available(self) -> bool:
         """Whether a write has a chance now (a cheap probe used while backing off)."""
 
+    def accepts_known_good(self) -> bool:
+        """Whether a known-good row would be stored; tells a broken store from a batch of bad rows."""
+
 
 class PostgresSink:
     """Articles and predictions in one transaction, with bulk ``INSERT ... ON CONFLICT DO NOTHING``."""
@@ -59,46 +67,104 @@ class PostgresSink:
     def write(self, items: Sequence[ScoredArticle], model_version: str) -> list[bool]:
         if not items:
             return []
-        try:
-            with transaction(self._factory) as session:
-                new_ids = insert_articles([article_row(i) for i in items], session=session)
-                insert_predictions(
-                    [
-                        prediction_row(new_ids[i.coordinates], i.prediction, model_version)
-                        for i in items
-                        if i.coordinates in new_ids
-                    ],
-                    session=session,
-                )
-        except SQLAlchemyError as exc:
-            raise classify_store_error(exc) from exc
+        new_ids = self._transaction(lambda session: _insert(items, model_version, session))
         return [i.coordinates in new_ids for i in items]
+
+    def accepts_known_good(self) -> bool:
+        """Whether a plain valid row goes in (rolled back, so nothing stays): a broken store or bad rows?
+
+        Raises :class:`Backpressure` when the database can't answer at all.
+        """
+        try:
+            self._transaction(lambda session: _insert([canary_article()], "canary", session), keep=False)
+        except StoreRejected as exc:
+            log.error("even a known-good row is refused: %s", exc)
+            return False
+        return True
 
     def available(self) -> bool:
         try:
             with self._factory() as session:
                 session.execute(text("select 1"))
             return True
-        except SQLAlchemyError:
+        except Exception:  # noqa: BLE001 - a probe answers yes or no, whatever went wrong
             return False
+
+    def _transaction(self, work: Callable[[Session], T], *, keep: bool = True) -> T:
+        """Run ``work`` in one transaction; every exception leaves as StoreRejected or Backpressure."""
+        try:
+            with self._factory() as session, session.begin() as tx:
+                result = work(session)
+                if not keep:
+                    tx.rollback()
+                return result
+        except SQLAlchemyError as exc:
+            raise classify_store_error(exc) from exc
+        except psycopg.Error as exc:  # a driver error SQLAlchemy did not wrap
+            raise classify_driver_error(exc) from exc
+        except Exception as exc:
+            # Raised while adapting a row (UnicodeEncodeError for a lone surrogate, RecursionError from
+            # the jsonb encoder, ValueError, OverflowError, TypeError...): the data's fault. A bug that
+            # refuses every row is caught by the worker's canary check, not dead-lettered for ever.
+            raise StoreRejected(f"the row cannot be sent to Postgres ({type(exc).__name__}: {_short(exc)})") from exc
+
+
+def _insert(items: Sequence[ScoredArticle], model_version: str, session: Session) -> dict[Any, int]:
+    new_ids = insert_articles([article_row(i) for i in items], session=session)
+    new = [i for i in items if i.coordinates in new_ids]
+    rows = [prediction_row(new_ids[i.coordinates], i.prediction, model_version) for i in new]
+    insert_predictions(rows, session=session)
+    return new_ids
+
+
+def canary_article() -> ScoredArticle:
+    """A row any working store accepts; written only in transactions that are rolled back."""
+    prediction = SimpleNamespace(
+        topic="canary",
+        topic_confidence=1.0,
+        sentiment="neutral",
+        sentiment_confidence=1.0,
+        p_negative=0.0,
+        p_neutral=1.0,
+        p_positive=0.0,
+    )
+    message = NewsMessage(text="Markets were little changed today.", source="monitor-canary")
+    return ScoredArticle(CANARY_TOPIC, 0, 0, message, prediction, datetime.now(UTC))
 
 
 def classify_store_error(exc: SQLAlchemyError) -> MonitorError:
-    """Rows the database refuses → StoreRejected; a broken schema → fatal; anything else → backpressure."""
+    """Rows the database or the driver refuses → StoreRejected; a database that can't answer → Backpressure.
+
+    A schema that does not fit (ProgrammingError) refuses every row; it is isolated like a bad row and
+    the worker's canary check turns it into a batch failure instead of a stream of dead letters.
+    """
     reason = _first_line(exc)
     if isinstance(exc, DataError | IntegrityError):
         return StoreRejected(f"Postgres refused the rows: {reason}")
     if isinstance(exc, ProgrammingError):
-        return MonitorError(f"the database schema does not fit ({reason}); run `monitor db upgrade`")
+        return StoreRejected(f"Postgres refused the statement ({reason}); if every row fails, run `monitor db upgrade`")
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        # The driver failed before sending anything: a value it cannot adapt.
+        return StoreRejected(f"the row cannot be sent to Postgres: {reason}")
     if isinstance(exc, DBAPIError | PoolTimeout):
         return Backpressure(f"Postgres is unavailable: {reason}")
     return Backpressure(f"Postgres write failed: {reason}")
 
 
+def classify_driver_error(exc: psycopg.Error) -> MonitorError:
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | psycopg.InternalError):
+        return Backpressure(f"Postgres is unavailable: {_short(exc)}")
+    return StoreRejected(f"Postgres refused the rows: {_short(exc)}")
+
+
 def _first_line(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return lines[0] if lines else type(orig).__name__
+    return _short(orig)
+
+
+def _short(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:500] if lines else type(exc).__name__
 
 
 def article_row(item: ScoredArticle) -> dict[str, Any]:
