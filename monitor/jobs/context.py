@@ -25,10 +25,9 @@ class JobContext:
 
     @classmethod
     def connect(cls, settings: Settings) -> JobContext:
-        from monitor.cli.common import connected_engine
-        from monitor.store import make_session_factory
+        from monitor.store import connect, make_session_factory
 
-        engine = connected_engine(settings)
+        engine = connect(settings.database)
         return cls(settings=settings, session_factory=make_session_factory(engine), engine=engine)
 
     def close(self) -> None:

@@ -14,7 +14,8 @@ from sqlalchemy import text
 from monitor.learning import promote_version, register_version
 from monitor.model.testing import make_tiny_model
 from monitor.store import transaction
-from monitor.stream import RegistryModelSource, build_worker
+from monitor.learning.serving import RegistryModelSource
+from monitor.stream import build_worker
 
 pytestmark = pytest.mark.integration
 

@@ -1,21 +1,28 @@
-"""Model sources: the registry's champion is served, swapped between batches, and a bad one never serves."""
+"""Serving: the registry's champion is served, swapped between batches, and a bad one never serves."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from monitor.errors import MonitorError
 from monitor.learning.registry import promote_version, register_version
+from monitor.learning.serving import RegistryModelSource
 from monitor.settings import Settings
 from monitor.store import transaction
-from monitor.stream import RegistryModelSource, StaticModelSource
-
-from .fakes import FakePredictor
+from monitor.stream import StaticModelSource
 
 pytestmark = pytest.mark.integration
+
+
+@dataclass
+class FakePredictor:
+    """Stands for a loaded model: only its version matters to the source."""
+
+    version: str
 
 
 class FakeClock:
