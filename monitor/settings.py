@@ -6,9 +6,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 
 class KafkaSettings(BaseModel):
@@ -189,13 +188,21 @@ class DashboardSettings(BaseModel):
 
 
 class MetricsSettings(BaseModel):
-    port: int = Field(9108, description="Port of the worker's Prometheus endpoint (0 disables it).")
+    port: int = Field(9108, ge=0, le=65535, description="Port of the worker's Prometheus endpoint (0 disables it).")
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the metrics endpoint binds to; 0.0.0.0 (all interfaces) for a scraper on another host.",
+    )
     heartbeat_seconds: float = Field(
         5.0, gt=0, description="How often a worker upserts its row in worker_heartbeats (and refreshes lag)."
     )
     worker_id: str | None = Field(
         None, description="Name of this worker in worker_heartbeats (default: host name and process id)."
     )
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class Settings(BaseSettings):
@@ -211,7 +218,14 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings, description="Dashboard.")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Prometheus metrics.")
-    log_level: str = Field("INFO", description="Log level of the service's loggers.")
+    log_level: LogLevel = Field(
+        "INFO", description="Log level of the service's loggers: DEBUG, INFO, WARNING or ERROR."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
 
 def load_settings() -> Settings:
@@ -219,13 +233,16 @@ def load_settings() -> Settings:
     from pydantic import ValidationError
 
     from monitor.errors import ConfigError
+    from monitor.masking import mask_secrets, remember_secrets
 
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         err = exc.errors()[0]
         var = "MONITOR_" + "__".join(str(p).upper() for p in err["loc"])
-        raise ConfigError(f"{var}: {err['msg']} (got {err.get('input')!r})") from None
+        raise ConfigError(mask_secrets(f"{var}: {err['msg']} (got {err.get('input')!r})")) from None
+    remember_secrets(settings)
+    return settings
 
 
 @lru_cache
@@ -235,8 +252,18 @@ def get_settings() -> Settings:
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:
-    """The effective configuration as plain data, secrets shown as ``**********``."""
+    """The effective configuration as plain data: SecretStr fields as ``**********``, and every
+    credential inside other values (URL passwords, ``?password=``) masked by the one masking function."""
+    from monitor.masking import mask_secrets
+
     data = settings.model_dump(mode="json")
-    url = make_url(settings.database.url.get_secret_value())
-    data["database"]["url"] = url.render_as_string(hide_password=True)
-    return data
+    data["database"]["url"] = settings.database.url.get_secret_value()  # parseable or not: masked below
+    return _mask_strings(data, mask_secrets)
+
+
+def _mask_strings(value: Any, mask: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _mask_strings(item, mask) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_strings(item, mask) for item in value]
+    return mask(value) if isinstance(value, str) else value

@@ -5,11 +5,15 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import traceback
+import typing
 import warnings
 
 import typer
 
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
+from monitor.masking import SecretFilter, mask_secrets
+from monitor.settings import LogLevel
 
 app = typer.Typer(
     help="Financial news monitor: stream, classify, store, alert, retrain.",
@@ -34,6 +38,10 @@ COMMANDS: list[tuple[str, str | None]] = [
 ]
 
 
+LOG_LEVELS = typing.get_args(LogLevel)
+DEBUG_HINT = "run with MONITOR_LOG_LEVEL=DEBUG for details"
+
+
 @app.callback()
 def _root(
     log_level: str = typer.Option(
@@ -52,36 +60,86 @@ def _wire() -> None:
             app.add_typer(module.app, name=group)
 
 
+def checked_level(level: str) -> str:
+    """The level name in upper case, or a one-line ConfigError naming the setting."""
+    name = str(level).strip().upper()
+    if name not in LOG_LEVELS:
+        raise ConfigError(
+            f"MONITOR_LOG_LEVEL (or --log-level) is {level!r}; use one of {', '.join(LOG_LEVELS)}"
+        )
+    return name
+
+
 def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """Root handler on stderr (once), the level, and the secret filter on every root handler."""
+    name = checked_level(level)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    root.setLevel(name)
+    for handler in root.handlers:  # handler filters see records propagated from every logger
+        if not any(isinstance(f, SecretFilter) for f in handler.filters):
+            handler.addFilter(SecretFilter())
     # Libraries that narrate every step at INFO (pgserver's initdb output, APScheduler's every job run).
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     for noisy in ("kafka", "httpx", "httpcore", "alembic.runtime.migration", "pgserver", "apscheduler"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 def main() -> None:
-    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    """Entry point: every failure is one masked line on stderr and a non-zero exit, never a traceback.
+
+    Exit codes: 2 for something the user can fix (a MonitorError, bad usage, a bad path), 130 when
+    interrupted, 1 for anything unforeseen (its traceback only at MONITOR_LOG_LEVEL=DEBUG).
+    """
     _wire()
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code here instead of raising
     except MonitorError as exc:
-        typer.secho(f"error: {exc}", err=True, fg="red")
-        raise SystemExit(2) from None
+        _fail(f"error: {exc}", 2)
     except (typer.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        raise SystemExit(130) from None
+        _fail("aborted", 130)
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
+    except typer.TyperException as exc:  # click's errors (typer vendors click, so not click.ClickException)
+        _usage_error(exc)
+    except OSError as exc:
+        _os_error(exc)
+    except Exception as exc:
+        _unexpected(exc)
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _fail(line: str, code: int) -> typing.NoReturn:
+    """Print one line (secrets masked, line breaks folded) and exit."""
+    one_line = " ".join(part.strip() for part in str(line).splitlines() if part.strip())
+    typer.secho(mask_secrets(one_line), err=True, fg="red" if code != 130 else None)
+    raise SystemExit(code)
+
+
+def _usage_error(exc: typer.TyperException) -> typing.NoReturn:
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `monitor config`: the group's help is the answer
+        exc.show()
+        raise SystemExit(getattr(exc, "exit_code", 2))
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    _fail(f"error: {message}{hint}", getattr(exc, "exit_code", 2))
+
+
+def _os_error(exc: OSError) -> typing.NoReturn:
+    if exc.filename is None:  # a socket or pipe, not a path the user named
+        _unexpected(exc)
+    _debug_traceback(exc)
+    _fail(f"error: {exc.filename}: {exc.strerror or exc}; check the path and its permissions", 2)
+
+
+def _unexpected(exc: BaseException) -> typing.NoReturn:
+    _debug_traceback(exc)
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    _fail(f"error: unexpected {type(exc).__name__}: {first}; {DEBUG_HINT}", 1)
+
+
+def _debug_traceback(exc: BaseException) -> None:
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        sys.stderr.write(mask_secrets("".join(traceback.format_exception(exc))))

@@ -42,7 +42,11 @@ def worker(
         models = RegistryModelSource(settings, factory, check_seconds=model_check_seconds)
     models.current()  # load before joining the group, so a missing model fails fast
     try:
-        run_worker(build_worker(settings, models, factory), metrics_port=settings.metrics.port)
+        run_worker(
+            build_worker(settings, models, factory),
+            metrics_port=settings.metrics.port,
+            metrics_host=settings.metrics.host,
+        )
     finally:
         engine.dispose()
 

@@ -91,6 +91,9 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | BadLab
             except json.JSONDecodeError as exc:
                 yield number, BadLabel(f"not JSON ({exc.msg})")
                 continue
+            except RecursionError:
+                yield number, BadLabel("JSON nested too deeply")
+                continue
             yield number, record if isinstance(record, dict) else BadLabel("not a JSON object")
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +44,31 @@ def _check_label(path: Path, row: int, task: str, raw: str, labels: Sequence[str
         raise TrainingDataError(f"{path}: row {row}: unknown {task} label {raw!r}; expected one of {shown}") from None
 
 
-def _open_csv(path: Path, required: Sequence[str]) -> tuple[list[str], csv.reader]:
+def _read_text(path: Path) -> str:
+    """The whole file as text, or a one-line error: a binary or mis-encoded file fails here, not mid-way."""
     try:
-        handle = path.open(encoding="utf-8", newline="")
+        raw = path.read_bytes()
     except OSError as exc:
         raise TrainingDataError(f"{path}: cannot open ({exc.strerror}); check the path") from None
-    reader = csv.reader(handle)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TrainingDataError(
+            f"{path}: not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8 CSV or JSONL"
+        ) from None
+
+
+def _csv_rows(path: Path, text: str) -> Iterator[list[str]]:
+    """csv.reader whose format errors (a field over the size limit, a stray quote) name the file."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise TrainingDataError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+
+
+def _open_csv(path: Path, required: Sequence[str]) -> tuple[list[str], Iterator[list[str]]]:
+    reader = _csv_rows(path, _read_text(path))
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in required if c not in header]
     if missing:
@@ -78,13 +98,15 @@ def read_task_csv(path: str | Path, task: str, labels: Sequence[str]) -> list[Ex
 def _extra_records(path: Path) -> list[tuple[int, dict]]:
     if path.suffix.lower() in {".jsonl", ".ndjson"}:
         records = []
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for line_no, line in enumerate(_read_text(path).splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise TrainingDataError(f"{path}: row {line_no}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise TrainingDataError(f"{path}: row {line_no}: JSON nested too deeply to be a label row") from None
             if not isinstance(obj, dict):
                 raise TrainingDataError(f"{path}: row {line_no}: expected a JSON object with text, topic, sentiment")
             records.append((line_no, obj))

@@ -7,21 +7,29 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import ConfigError, DatabaseUnavailable
+from monitor.masking import mask_secrets
 from monitor.settings import DatabaseSettings
 
 URL_SETTING = "MONITOR_DATABASE__URL"
+URL_SHAPE = "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
 
 
 def normalize_url(raw: str) -> str:
     """Accept ``postgres://`` and ``postgresql://`` URLs and use the psycopg 3 driver for them."""
+    # Never echo the raw value or the parser's message: a malformed URL can put the password where a
+    # port or host name belongs ("postgresql://bob:hunter2/db" reads as host bob, port hunter2).
     try:
         url = make_url(raw)
-    except ArgumentError as exc:
-        raise ConfigError(f"{URL_SETTING} is not a database URL ({raw!r}): {exc}") from None
+    except ArgumentError:
+        raise ConfigError(f"{URL_SETTING} is not a database URL; expected {URL_SHAPE}") from None
+    except ValueError:
+        raise ConfigError(f"{URL_SETTING} has a port that is not a number; expected {URL_SHAPE}") from None
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ConfigError(f"{URL_SETTING} has port {url.port}; a port is a number from 1 to 65535")
     if url.drivername in ("postgres", "postgresql"):
         url = url.set(drivername="postgresql+psycopg")
     if not url.drivername.startswith("postgresql"):
@@ -45,9 +53,9 @@ def check_connection(engine: Engine) -> None:
     try:
         with engine.connect() as conn:
             conn.execute(text("select 1"))
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        shown = engine.url.render_as_string(hide_password=True)
+    except DBAPIError as exc:  # OperationalError, and ProgrammingError for a bad option in the URL's query
+        reason = mask_secrets((str(exc.orig) if exc.orig else str(exc)).strip().splitlines()[0])
+        shown = mask_secrets(engine.url.render_as_string(hide_password=True))
         raise DatabaseUnavailable(
             f"cannot reach Postgres at {shown} ({reason}); check {URL_SETTING} and that the server runs"
         ) from None

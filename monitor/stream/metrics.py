@@ -88,18 +88,18 @@ class WorkerMetrics:
         for (topic, partition), value in lag.items():
             self.lag.labels(topic=topic, partition=str(partition)).set(value)
 
-    def serve(self, port: int) -> None:
-        """Expose ``/metrics`` on ``port`` (0 = off)."""
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Expose ``/metrics`` on ``host:port`` (port 0 = off); loopback unless told otherwise."""
         if port == 0:
             return
         try:
-            self._server, _ = start_http_server(port, registry=self.registry)
-        except OSError as exc:
+            self._server, _ = start_http_server(port, addr=host, registry=self.registry)
+        except (OSError, UnicodeError) as exc:  # in use, not an address of this host, or not a host name
             raise ConfigError(
-                f"cannot serve metrics on port {port} ({exc}); set MONITOR_METRICS__PORT "
-                "to a free port or 0 to turn the endpoint off"
+                f"cannot serve metrics on {host}:{port} ({exc}); set MONITOR_METRICS__HOST to an address of "
+                "this host and MONITOR_METRICS__PORT to a free port, or the port to 0 to turn the endpoint off"
             ) from None
-        log.info("metrics on http://0.0.0.0:%d/metrics", port)
+        log.info("metrics on http://%s:%d/metrics", f"[{host}]" if ":" in host else host, port)
 
     def close(self) -> None:
         if self._server is not None:

@@ -73,9 +73,9 @@ def ensure_dead_letter_topic(settings: KafkaSettings) -> None:
         log.warning("could not check the dead-letter topic %s (%s)", settings.dead_letter_topic, exc)
 
 
-def run_worker(worker: StreamWorker, *, metrics_port: int = 0) -> None:
+def run_worker(worker: StreamWorker, *, metrics_port: int = 0, metrics_host: str = "127.0.0.1") -> None:
     """Serve metrics, stop on SIGINT/SIGTERM (the handlers only flip the stop flag), run to the end."""
-    worker.metrics.serve(metrics_port)
+    worker.metrics.serve(metrics_port, metrics_host)
     restore = _stop_on_signals(worker)
     try:
         worker.run()
