@@ -208,3 +208,17 @@ def test_the_sink_isolates_a_refused_row_as_before(clean_db, session_factory) ->
 def test_an_error_inside_copy_is_a_sqlalchemy_data_error(session_factory) -> None:
     with pytest.raises(DataError), transaction(session_factory) as session:
         insert_articles([row(30, "nul", "a NUL \x00 Postgres cannot store")], session=session)
+
+
+def test_the_stage_is_empty_for_the_next_call_in_a_transaction_and_after_a_rollback(clean_db, session_factory) -> None:
+    with pytest.raises(DataError), transaction(session_factory) as session:
+        insert_articles([row(40, "rolled-back"), row(41, "x" * 600)], session=session)
+    with transaction(session_factory) as session:
+        first = insert_articles([row(42, "first")], session=session)
+        second = insert_articles([row(43, "second")], session=session)
+    assert list(first) == [("news", 0, 42)] and list(second) == [("news", 0, 43)]
+    with clean_db.connect() as conn:
+        assert conn.execute(text("select external_id from articles order by id")).scalars().all() == [
+            "first",
+            "second",
+        ]
