@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +70,19 @@ class DatabaseSettings(BaseModel):
     )
     pool_size: int = Field(5, description="Connection pool size per process.")
     echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+    connect_timeout_seconds: int = Field(5, ge=1, description="Give up on opening a connection after this long.")
+    statement_timeout_ms: int = Field(
+        60000,
+        ge=0,
+        description="Postgres cancels a statement running longer (0 = no limit). The client also gives up on a "
+        "connection that stays silent this long plus min(5 s, this), so a hung server or network is backpressure.",
+    )
+    lock_timeout_ms: int = Field(10000, ge=0, description="Postgres cancels a statement waiting longer for a lock.")
+    keepalives_idle_seconds: int = Field(30, ge=1, description="TCP keepalive: idle time before the first probe.")
+    keepalives_interval_seconds: int = Field(10, ge=1, description="TCP keepalive: time between probes.")
+    keepalives_count: int = Field(
+        3, ge=1, description="TCP keepalive: unanswered probes (or seconds of unacknowledged data) before the drop."
+    )
 
 
 class ModelSettings(BaseModel):
@@ -94,29 +108,55 @@ class ModelSettings(BaseModel):
 
 
 class AlertSettings(BaseModel):
-    window_minutes: int = Field(60, ge=1, description="Length of the current window.")
-    baseline_minutes: int = Field(24 * 60, ge=1, description="Length of the trailing baseline before the window.")
-    min_count: int = Field(20, ge=1, description="Minimum articles in the window before a topic can alert.")
-    min_baseline_count: int = Field(30, ge=1, description="Minimum articles in the baseline.")
-    z_threshold: float = Field(
-        4.0,
+    window_scales_minutes: list[int] = Field(
+        [60, 360, 1440, 4320],
+        min_length=1,
+        description="Window lengths tested at every step (each a multiple of step_minutes); "
+        "every scale with enough data is tested, so a quiet feed is judged on days and a busy one on hours.",
+    )
+    baseline_minutes: int = Field(
+        7 * 24 * 60, ge=1, description="Length of the trailing baseline that ends where the window starts."
+    )
+    min_count: int = Field(10, ge=1, description="Articles a window needs to open, peak or resolve an alert.")
+    min_baseline_count: int = Field(30, ge=1, description="Articles the baseline needs before a window is tested.")
+    false_discovery_rate: float = Field(
+        0.001,
         gt=0,
-        description="One-sided two-proportion z needed to alert (3.0 gave ~0.15 noise alerts/day/topic).",
+        lt=1,
+        description="Benjamini-Hochberg level over all scopes and scales tested at one step (exact one-sided "
+        "Fisher test per window).",
     )
     min_rise: float = Field(0.15, ge=0, le=1, description="Minimum absolute rise of the negative share.")
     resolve_margin: float = Field(
-        0.5, ge=0, le=1, description="Resolve when the rise falls below this fraction of min_rise."
+        0.5,
+        ge=0,
+        le=1,
+        description="Resolve when the rise over the frozen baseline falls below this fraction of min_rise.",
     )
-    cooldown_minutes: int = Field(60, ge=0, description="After resolving, no new alert for the topic this long.")
+    cooldown_minutes: int = Field(60, ge=0, description="After resolving, no new alert for the scope this long.")
     check_interval_seconds: int = Field(60, ge=1, description="How often the scheduler runs the detector.")
     step_minutes: int = Field(
-        10, ge=1, description="Event-time step between evaluated windows when a run catches up on new data."
+        10, ge=1, description="Event-time step between evaluated windows; a run steps through all unevaluated time."
     )
-    max_catch_up_steps: int = Field(
-        1000, ge=1, description="Most steps one run evaluates; older unevaluated time is skipped."
+    max_history_days: int = Field(
+        3650,
+        ge=1,
+        description="Articles more than this before the latest event time are left out of detection (counted and "
+        "logged), so one mis-dated row cannot make a run step through centuries.",
     )
+    ticker_scopes: bool = Field(True, description="Also alert per ticker (cashtags in the text and the tickers field).")
     dashboard_url: str = Field("http://localhost:8501", description="Link put in alert payloads.")
     max_examples: int = Field(3, ge=0, le=20, description="Negative headlines quoted in an alert and its webhook.")
+
+    @model_validator(mode="after")
+    def _scales_fit_steps(self) -> AlertSettings:
+        bad = [s for s in self.window_scales_minutes if s < self.step_minutes or s % self.step_minutes]
+        if bad:
+            raise ValueError(
+                f"window_scales_minutes {bad} must be positive multiples of step_minutes ({self.step_minutes})"
+            )
+        self.window_scales_minutes = sorted(set(self.window_scales_minutes))
+        return self
 
 
 class WebhookSettings(BaseModel):
@@ -202,6 +242,24 @@ class MetricsSettings(BaseModel):
     )
 
 
+class WorkerSettings(BaseModel):
+    max_json_depth: int = Field(
+        64, ge=2, le=500, description="Messages nested deeper (objects and arrays) go to the dead-letter topic."
+    )
+    earliest_published_at: datetime = Field(
+        datetime(1970, 1, 1, tzinfo=UTC), description="Messages with an earlier `published_at` are dead-lettered."
+    )
+    max_future_skew_hours: float = Field(
+        24.0, ge=0, description="Messages with a `published_at` further ahead of the clock are dead-lettered."
+    )
+    breaker_batches: int = Field(
+        3,
+        ge=1,
+        description="Stop the worker (exit non-zero, offsets uncommitted) after this many consecutive batches in "
+        "which the model or the store failed every message, a known-good one included.",
+    )
+
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -218,6 +276,9 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings, description="Dashboard.")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Prometheus metrics.")
+    worker: WorkerSettings = Field(
+        default_factory=WorkerSettings, description="Streaming worker: message limits and the failure breaker."
+    )
     log_level: LogLevel = Field(
         "INFO", description="Log level of the service's loggers: DEBUG, INFO, WARNING or ERROR."
     )

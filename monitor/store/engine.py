@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.errors import ConfigError, DatabaseUnavailable
 from monitor.masking import mask_secrets
 from monitor.settings import DatabaseSettings
+from monitor.store.deadline import connect_options, install_answer_deadline
 
 URL_SETTING = "MONITOR_DATABASE__URL"
 URL_SHAPE = "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
@@ -39,13 +40,15 @@ def normalize_url(raw: str) -> str:
 
 def make_engine(settings: DatabaseSettings) -> Engine:
     url = normalize_url(settings.url.get_secret_value())
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=settings.pool_size,
         pool_pre_ping=True,
         echo=settings.echo,
-        connect_args={"connect_timeout": 5},
+        connect_args=connect_options(settings, make_url(url).query.get("options")),
     )
+    install_answer_deadline(engine, settings)  # a hung database becomes an error, not a silent wait
+    return engine
 
 
 def check_connection(engine: Engine) -> None:
@@ -59,6 +62,17 @@ def check_connection(engine: Engine) -> None:
         raise DatabaseUnavailable(
             f"cannot reach Postgres at {shown} ({reason}); check {URL_SETTING} and that the server runs"
         ) from None
+
+
+def connect(settings: DatabaseSettings) -> Engine:
+    """An engine that has been checked to reach Postgres (else a one-line :class:`DatabaseUnavailable`)."""
+    engine = make_engine(settings)
+    try:
+        check_connection(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

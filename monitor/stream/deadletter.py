@@ -42,7 +42,8 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
         "error.message": letter.detail[:1000],
     }
     original = [(k, v) for k, v in (r.headers or []) if not k.startswith(HEADER_PREFIX)]
-    return original + [(HEADER_PREFIX + k, v.encode("utf-8")) for k, v in ours.items()]
+    # backslashreplace: an error message may quote a lone surrogate, which strict UTF-8 cannot encode.
+    return original + [(HEADER_PREFIX + k, v.encode("utf-8", "backslashreplace")) for k, v in ours.items()]
 
 
 class DeadLetterQueue:

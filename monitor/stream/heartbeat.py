@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import func, null
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.store import transaction
@@ -91,7 +90,7 @@ class HeartbeatReporter:
         try:
             with transaction(self._factory) as session:
                 upsert_heartbeat(beat, session=session)
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # noqa: BLE001 - a heartbeat must never stop the worker
             if not self._failing:
                 log.warning("cannot write the heartbeat of %s (%s)", self.worker_id, type(exc).__name__)
             self._failing = True

@@ -63,6 +63,19 @@ class WorkerMetrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.paused = Gauge(
+            "monitor_worker_paused", "1 while the partitions are paused because a store refused a batch.", registry=r
+        )
+        self.batch_failures = Counter(
+            "monitor_worker_batch_failures",
+            "Batches in which the model or the store failed every message, a known-good one included.",
+            registry=r,
+        )
+        self.breaker_open = Gauge(
+            "monitor_worker_breaker_open",
+            "1 once the worker stopped after consecutive whole-batch failures (offsets left uncommitted).",
+            registry=r,
+        )
         self.model = Info("monitor_worker_model", "The model version in use.", registry=r)
         self._server = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import UTC, timedelta
 from typing import Any
 
 from kafka.errors import KafkaError
@@ -54,13 +55,26 @@ def build_worker(
         consumer=consumer,
         topic=k.input_topic,
         batch=RecordBatch(batch_policy(settings)),
-        limits=MessageLimits(k.max_message_bytes, k.max_text_chars),
+        limits=message_limits(settings),
         models=models,
         sink=PostgresSink(session_factory),
         dead_letters=DeadLetterQueue(producer, k.dead_letter_topic, k.request_timeout_ms / 1000),
         backoff=Backoff(k.backoff_initial_seconds, k.backoff_max_seconds),
         metrics=WorkerMetrics(),
         heartbeat=HeartbeatReporter(worker_id, session_factory, settings.metrics.heartbeat_seconds),
+        breaker_batches=settings.worker.breaker_batches,
+    )
+
+
+def message_limits(settings: Settings) -> MessageLimits:
+    w = settings.worker
+    earliest = w.earliest_published_at  # a date given without an offset is UTC, as in messages
+    return MessageLimits(
+        max_message_bytes=settings.kafka.max_message_bytes,
+        max_text_chars=settings.kafka.max_text_chars,
+        max_json_depth=w.max_json_depth,
+        earliest_published_at=earliest if earliest.tzinfo else earliest.replace(tzinfo=UTC),
+        max_future_skew=timedelta(hours=w.max_future_skew_hours),
     )
 
 

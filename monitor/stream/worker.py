@@ -10,6 +10,12 @@ A crash between any two steps re-delivers the whole batch: step 1 is idempotent 
 step 2 is at-least-once (a repeated dead letter names its original offset in its headers).
 When a step refuses (:class:`Backpressure`), nothing is committed: the worker seeks back to the
 batch's first offsets, pauses its partitions, waits with a capped exponential backoff and resumes.
+
+A message either is stored once or goes to the dead-letter topic with a reason. The one exception
+is a failure no message can cause: when the model (or the store) fails on every message of a batch
+*and* on a known-good one, the batch is given back like backpressure (:class:`BatchFailure`); after
+``breaker_batches`` such batches in a row the worker stops with :class:`SystemicFailure`, its offsets
+uncommitted, instead of dead-lettering the whole stream.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from monitor.stream.backoff import Backoff
 from monitor.stream.batching import RecordBatch, first_offsets, next_offsets
 from monitor.stream.deadletter import DeadLetter, DeadLetterQueue
-from monitor.stream.errors import Backpressure, StoreRejected
+from monitor.stream.errors import Backpressure, BatchFailure, StoreRejected, SystemicFailure
 from monitor.stream.heartbeat import HeartbeatReporter
 from monitor.stream.isolation import run_isolating
 from monitor.stream.message import MessageLimits, Reason
@@ -43,6 +49,9 @@ IDLE_POLL_MS = 500
 """Longest a poll blocks, so a stop request or a heartbeat is never far away."""
 
 REBALANCE_ERRORS = (CommitFailedError, RebalanceInProgressError, IllegalStateError)
+
+CANARY_TEXT = "Markets were little changed today."
+"""A text any working model classifies: tells a broken model from a batch of poison messages."""
 
 
 class StreamWorker:
@@ -61,6 +70,7 @@ class StreamWorker:
         backoff: Backoff,
         metrics: WorkerMetrics | None = None,
         heartbeat: HeartbeatReporter | None = None,
+        breaker_batches: int = 3,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._consumer = consumer
@@ -76,6 +86,8 @@ class StreamWorker:
         self._clock = clock
         self._stop = threading.Event()
         self._paused = False
+        self._breaker_batches = breaker_batches
+        self._failed_batches = 0
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -144,16 +156,23 @@ class StreamWorker:
             self._process(records)
         except Backpressure as exc:
             self._give_back(records, exc)
+        except BatchFailure as exc:
+            self._batch_failed(records, exc)
         else:
             self._backoff.reset()
+            self._failed_batches = 0
 
     def _process(self, records: Sequence[Any]) -> None:
         started = self._clock()
         predictor = self._models.current()
         valid, letters = triage(records, self._limits)
         scored, failed = self._infer(predictor, valid)
+        if failed and not scored:
+            self._check_model(predictor, failed[0])
         letters += failed
         new, duplicates, rejected = self._store(scored, predictor.version)
+        if rejected and len(rejected) == len(scored):
+            self._check_store(rejected[0])
         letters += rejected
         self._dead_letters.publish(letters)
         self._commit(next_offsets(records))
@@ -184,6 +203,24 @@ class StreamWorker:
         rejected = [dead_letter_for(r, Reason.STORE_REJECTED, exc) for (r, _), exc in result.failed]
         return new, len(result.ok) - new, rejected
 
+    def _check_model(self, predictor: PredictorLike, example: DeadLetter) -> None:
+        """Every message failed inference: if a known-good text fails too, the model is at fault."""
+        try:
+            if len(predictor.predict([CANARY_TEXT])) == 1:
+                return
+            problem = "it returned the wrong number of results"
+        except Exception as exc:  # noqa: BLE001 - any failure of the canary is the answer
+            problem = f"{type(exc).__name__}: {exc}"
+        raise BatchFailure(
+            f"model {predictor.version} failed on every message and on a known-good text ({problem}); "
+            f"first message error: {example.detail}"
+        )
+
+    def _check_store(self, example: DeadLetter) -> None:
+        """Every row was refused: if a known-good row is refused too, the store (schema, code) is at fault."""
+        if not self._sink.accepts_known_good():
+            raise BatchFailure(f"the store refused every row and a known-good one: {example.detail}")
+
     def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
             self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
@@ -211,36 +248,59 @@ class StreamWorker:
             secs,
         )
 
-    # -- backpressure -----------------------------------------------------------------------
+    # -- backpressure and whole-batch failures ------------------------------------------------
 
-    def _give_back(self, records: Sequence[Any], exc: Backpressure) -> None:
+    def _batch_failed(self, records: Sequence[Any], exc: BatchFailure) -> None:
+        """Retry a batch that failed as a whole; after ``breaker_batches`` in a row, stop the worker."""
+        self._failed_batches += 1
+        self.metrics.batch_failures.inc()
+        where = _where(first_offsets(records))
+        if self._failed_batches < self._breaker_batches:
+            log.error("batch from %s failed as a whole (%d of %d before stopping): %s",
+                      where, self._failed_batches, self._breaker_batches, exc)
+            self._give_back(records, exc)
+            return
+        self.metrics.breaker_open.set(1)
+        log.critical("stopping: %d batches in a row failed as a whole; offsets from %s stay uncommitted (%s)",
+                     self._failed_batches, where, exc)
+        raise SystemicFailure(
+            f"the worker stopped after {self._failed_batches} consecutive batches failed as a whole, "
+            f"offsets from {where} uncommitted: {exc}. Fix the model or the database, then restart it"
+        ) from exc
+
+    def _give_back(self, records: Sequence[Any], exc: Exception) -> None:
         """Seek back to the batch's first offsets, pause, wait until the store answers, resume."""
-        self.metrics.backpressure.inc()
+        if isinstance(exc, Backpressure):
+            self.metrics.backpressure.inc()
         firsts = first_offsets(records)
         assigned = self._consumer.assignment()
         for tp, offset in firsts.items():
             if tp in assigned:
                 self._consumer.seek(tp, offset)
         self._pause(assigned)
-        delay = self._backoff.next()
+        paused_at, delay = self._clock(), self._backoff.next()
         log.warning(
             "%s; paused %d partitions at %s, retrying in %.1fs", exc, len(assigned), _where(firsts), delay
         )
         while not self.stopping:
             self._idle(delay)
+            self._beat()  # fails fast (the answer deadline) when the database is the problem
             if self.stopping or self._sink.available():
                 break
             delay = self._backoff.next()
             log.warning("the store is still unavailable; next try in %.1fs", delay)
         self._resume()
+        log.info("resumed after %.1fs paused; re-reading from %s", self._clock() - paused_at, _where(firsts))
 
     def _pause(self, partitions: Any) -> None:
         self._paused = True
+        self.metrics.paused.set(1)
         if partitions:
             self._consumer.pause(*partitions)
 
     def _resume(self) -> None:
         self._paused = False
+        self.metrics.paused.set(0)
         paused = self._consumer.paused()
         if paused:
             self._consumer.resume(*paused)
@@ -259,6 +319,9 @@ class StreamWorker:
     def _between_batches(self) -> None:
         if self._models.refresh():
             self._announce_model()
+        self._beat()
+
+    def _beat(self) -> None:
         if self._heartbeat is not None and self._heartbeat.due():
             lag = self.lag()
             self.metrics.set_lag(lag)
