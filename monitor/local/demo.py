@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
+import threading
 import time
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -23,6 +25,14 @@ from monitor.local.shell import SHOWN, export_lines, shared_settings, write_env_
 log = logging.getLogger(__name__)
 
 DEMO_RECEIVER = "demo receiver"
+_OUTPUT = threading.Lock()
+
+
+def say(line: str) -> None:
+    """One whole line to stdout: the receiver's thread and the main loop print concurrently."""
+    with _OUTPUT:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 # Alert windows sized for the bundled stream (19-110 tweets a day), not for a live wire feed.
 DEMO_ALERT_ENV = {
@@ -72,16 +82,16 @@ def _ensure_model(opts: DemoOptions, procs: ProcessGroup) -> Path:
         return opts.model_dir.resolve()
     starter = (opts.data_dir / "models" / "starter").resolve()
     if (starter / "config.json").is_file():
-        print(f"using the starter model in {starter}")
+        say(f"using the starter model in {starter}")
         return starter
-    print("no starter model yet: training the quick preset once; the bar below shows the measured speed "
+    say("no starter model yet: training the quick preset once; the bar below shows the measured speed "
           "and the time left (about 3 minutes on an idle 2-core CPU, several times that on a busy one)")
     started = time.monotonic()
     proc = procs.start("train", monitor_command("train", "--preset", "quick", "--out", str(starter)),
                        show_output=True)
     if proc.wait() != 0:
         raise MonitorError("training the starter model failed (see the output above); fix it and run again")
-    print(f"starter model trained in {time.monotonic() - started:.0f}s")
+    say(f"starter model trained in {time.monotonic() - started:.0f}s")
     return starter
 
 
@@ -145,8 +155,8 @@ def run_demo(opts: DemoOptions) -> int:
         else:
             pg = stack.enter_context(EmbeddedPostgres(opts.data_dir / "postgres"))
             db_url = create_database(pg.admin_url, "monitor")
-        print(f"[{time.monotonic() - t0:5.1f}s] broker {broker.bootstrap_servers}, Postgres ready")
-        print(prepare_database(db_url, opts.fresh))
+        say(f"[{time.monotonic() - t0:5.1f}s] broker {broker.bootstrap_servers}, Postgres ready")
+        say(prepare_database(db_url, opts.fresh))
         engine = make_engine(DatabaseSettings(url=db_url))
         stack.callback(engine.dispose)
         check_connection(engine)
@@ -176,9 +186,9 @@ def run_demo(opts: DemoOptions) -> int:
         port = free_port()
         endpoint_id, secret = _register_receiver(session_factory, f"http://127.0.0.1:{port}/hooks/alerts")
         receiver = stack.enter_context(
-            WebhookReceiver(secret, port=port, on_event=lambda e: print(describe_event(e), flush=True))
+            WebhookReceiver(secret, port=port, on_event=lambda e: say(describe_event(e)))
         )
-        print(f"[{time.monotonic() - t0:5.1f}s] model {version} is champion; webhook receiver at {receiver.url} "
+        say(f"[{time.monotonic() - t0:5.1f}s] model {version} is champion; webhook receiver at {receiver.url} "
               f"(endpoint {endpoint_id})")
 
         procs.start("worker", monitor_command("worker"))
@@ -209,11 +219,11 @@ def _hand_out_settings(opts: DemoOptions, env: dict[str, str], stack: ExitStack)
     settings = shared_settings(env, {**DEMO_ALERT_ENV, **opts.extra_env})
     path = write_env_file(opts.data_dir / "demo.env", settings)
     stack.callback(lambda: path.unlink(missing_ok=True))
-    print("in another terminal, use the CLI against this demo with:")
-    print(f"  source .venv/bin/activate && source {_shown_path(path)}")
-    print("  or paste:")
+    say("in another terminal, use the CLI against this demo with:")
+    say(f"  source .venv/bin/activate && source {_shown_path(path)}")
+    say("  or paste:")
     for line in export_lines(settings, SHOWN):
-        print(f"  {line}")
+        say(f"  {line}")
     return path
 
 
@@ -239,11 +249,11 @@ def _log_file(logs: Path, name: str) -> Path:
 
 def _print_where_to_look(opts: DemoOptions, logs: Path, env_file: Path, endpoint_id: int) -> None:
     if opts.dashboard:
-        print(f"dashboard:  http://localhost:{opts.dashboard_port}")
-    print(f"metrics:    http://localhost:{opts.metrics_port}/metrics")
-    print(f"logs:       {logs}/ (worker, scheduler, labels, produce, dashboard)")
-    print(f"webhooks:   `monitor webhooks test {endpoint_id}` sends a signed test event to this demo's receiver")
-    print("replaying the bundled tweets with a burst of negative earnings news; Ctrl-C stops everything")
+        say(f"dashboard:  http://localhost:{opts.dashboard_port}")
+    say(f"metrics:    http://localhost:{opts.metrics_port}/metrics")
+    say(f"logs:       {logs}/ (worker, scheduler, labels, produce, dashboard)")
+    say(f"webhooks:   `monitor webhooks test {endpoint_id}` sends a signed test event to this demo's receiver")
+    say("replaying the bundled tweets with a burst of negative earnings news; Ctrl-C stops everything")
 
 
 def _wait(opts: DemoOptions, procs: ProcessGroup, receiver: WebhookReceiver, progress: StoredProgress,
@@ -256,18 +266,18 @@ def _wait(opts: DemoOptions, procs: ProcessGroup, receiver: WebhookReceiver, pro
         else:
             alert, _ = None, time.sleep(0.5)
         if alert:
-            print(f"[{time.monotonic() - t0:5.1f}s] alert received and verified; stopping")
+            say(f"[{time.monotonic() - t0:5.1f}s] alert received and verified; stopping")
             return 0
         if line := progress.report():
-            print(f"[{time.monotonic() - t0:5.1f}s] {line}", flush=True)
+            say(f"[{time.monotonic() - t0:5.1f}s] {line}")
         for name, code in procs.died():
             if name == "produce" and code == 0 and not produce_done:
                 produce_done = True
-                print(f"[{time.monotonic() - t0:5.1f}s] stream replayed; still watching (Ctrl-C to stop)")
+                say(f"[{time.monotonic() - t0:5.1f}s] stream replayed; still watching (Ctrl-C to stop)")
             elif name not in ("produce", "train"):
                 raise MonitorError(f"{name} exited with code {code}; see its log in {procs.log_dir}")
             elif name == "produce" and code != 0:
                 raise MonitorError(f"the replay failed (exit {code}); see {procs.log_dir}/produce.log")
         if deadline and time.monotonic() > deadline:
-            print(f"no alert within {opts.timeout:.0f}s; stopping (logs in {procs.log_dir})")
+            say(f"no alert within {opts.timeout:.0f}s; stopping (logs in {procs.log_dir})")
             return 1

@@ -19,14 +19,23 @@ class StoredProgress:
         self._last_report = self._started
         self.stored = 0
         self.done_at: float | None = None
+        self._first: tuple[float, int] | None = None
 
     def _count(self) -> int:
         with self._engine.connect() as conn:
             return int(conn.execute(text("select count(*) from articles")).scalar_one())
 
     def rate(self) -> float | None:
-        elapsed = self._clock() - self._started
-        return self.stored / elapsed if self.stored and elapsed > 0 else None
+        """Articles per second since the first ones were seen stored (model loading and the group join
+        before that would make the estimate look slower than the pipeline is)."""
+        if not self.stored:
+            return None
+        if self._first is None:
+            self._first = (self._clock(), self.stored)
+            return self.stored / max(self._clock() - self._started, 1e-9)
+        at, count = self._first
+        elapsed = self._clock() - at
+        return (self.stored - count) / elapsed if elapsed > 0 and self.stored > count else None
 
     def report(self) -> str | None:
         """A progress line when one is due (or when the last message was stored), else None."""
@@ -40,7 +49,9 @@ class StoredProgress:
             return (f"all {self.total:,} messages stored in {now - self._started:.0f}s; the detector judges "
                     "each new window every few seconds")
         rate = self.rate()
-        if rate is None:
+        if not self.stored:
             return f"stored 0 of {self.total:,} messages so far (the worker is loading the model or joining)"
+        if rate is None:
+            return f"stored {self.stored:,} of {self.total:,} messages (no new ones in the last {self._every:.0f}s)"
         return (f"stored {self.stored:,} of {self.total:,} messages ({rate:.1f}/s measured, "
                 f"about {(self.total - self.stored) / rate:.0f}s to go)")
