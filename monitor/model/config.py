@@ -33,10 +33,16 @@ class ModelConfig:
     library_versions: dict[str, str] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, Any] = field(default_factory=dict)
+    # Temperature per task head, fitted on the dev slice after training; the predictor divides that head's
+    # logits by it before the softmax. Absent (older directories) means 1.0: raw probabilities.
+    temperatures: dict[str, float] = field(default_factory=dict)
     format: str = FORMAT
 
     def task_weight(self, task: str) -> float:
         return float(self.loss_weights.get(task, 1.0))
+
+    def temperature(self, task: str) -> float:
+        return float(self.temperatures.get(task, 1.0))
 
     def save(self, directory: Path) -> Path:
         path = Path(directory) / CONFIG_NAME

@@ -49,24 +49,29 @@ def load_training_data(
     seed: int,
     dev_fraction: float = 0.1,
     limit: int | None = None,
+    replay: int | None = None,
     extra: str | Path | None = None,
     data_root: str | Path | None = None,
 ) -> TrainingData:
     """Train/dev from each task's train.csv (dev stratified, seeded), plus extras; valid.csv kept untouched.
 
     ``limit`` caps each base corpus's train examples (and its valid examples, so tiny test runs stay tiny).
+    ``replay`` caps only the train examples (a warm start's replay sample; valid stays whole).
     """
     root = Path(data_root) if data_root else bundled_root()
     train: list[Example] = []
     dev: list[Example] = []
     valid: dict[str, list[Example]] = {}
     sources: dict[str, list[int]] = {}
-    summary: dict = {"data_root": str(root), "dev_fraction": dev_fraction, "limit": limit, "corpora": {}}
+    summary: dict = {
+        "data_root": str(root), "dev_fraction": dev_fraction, "limit": limit, "replay": replay, "corpora": {}
+    }
     for task, labels in tasks.items():
         folder = root / CORPORA[task]
         examples = read_task_csv(folder / "train.csv", task, labels)
-        if limit:
-            examples = stratified_sample(examples, task, limit, seed)
+        cap = min(c for c in (limit, replay) if c) if (limit or replay) else None
+        if cap:
+            examples = stratified_sample(examples, task, cap, seed)
         rest, held = stratified_split(examples, task, dev_fraction, seed)
         sources[CORPORA[task]] = list(range(len(train), len(train) + len(rest)))
         train.extend(rest)

@@ -123,38 +123,43 @@ class TrainingLoop:
         self.optimizer = make_optimizer(self.model, args)
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(total * args.warmup_ratio), total)
         self.total_steps = total
-        stale = 0
-        for epoch in range(1, args.epochs + 1):
-            self._train_epoch(epoch)
-            improved = self._evaluate_dev(epoch)
-            stale = 0 if improved else stale + 1
-            if self.steps >= total or stale >= args.patience:
-                break
-        if self.best is not None:
-            self.model.load_state_dict(self.best[2])
-
-    def _train_epoch(self, epoch: int) -> None:
-        self.model.train()
-        batches = self._epoch_batches()
+        # One bar over every step of the run, so its ETA is the whole training's, measured from the speed
+        # so far (early stopping can only make it shorter); dev scoring after each epoch is not in it.
         bar = tqdm(
-            batches,
-            desc=f"epoch {epoch}",
-            unit="batch",
+            total=total,
+            desc="training",
+            unit="step",
             disable=not self.progress,
             file=sys.stderr,
             mininterval=1.0 if sys.stderr.isatty() else 30.0,
             dynamic_ncols=True,
         )
+        stale = 0
+        try:
+            for epoch in range(1, args.epochs + 1):
+                self._train_epoch(epoch, bar)
+                improved = self._evaluate_dev(epoch)
+                stale = 0 if improved else stale + 1
+                if self.steps >= total or stale >= args.patience:
+                    break
+        finally:
+            bar.close()
+        if self.best is not None:
+            self.model.load_state_dict(self.best[2])
+
+    def _train_epoch(self, epoch: int, bar) -> None:
+        self.model.train()
+        batches = self._epoch_batches()
         start, seen, ema = time.perf_counter(), 0, None
-        for batch in bar:
+        for batch in batches:
             if self.steps >= self.total_steps:
                 break
             loss, parts = self._step(batch)
             seen += len(batch)
             ema = loss if ema is None else 0.98 * ema + 0.02 * loss
             rate = seen / max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix(loss=f"{ema:.3f}", ex_s=f"{rate:.0f}", refresh=False)
-        bar.close()
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{ema:.3f}", ex_s=f"{rate:.0f}", refresh=False)
         self.examples += seen
         self.seconds += time.perf_counter() - start
         log.info(

@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from monitor.model.arguments import TrainingArguments
-from monitor.model.config import ModelConfig
+from monitor.model.calibration import HeadCalibration, calibrate_head, label_indices
+from monitor.model.card import hardware, render_card
+from monitor.model.config import ModelConfig, library_versions
 from monitor.model.corpora import TrainingData, load_training_data
-from monitor.model.data import near_duplicate_mask
-from monitor.model.evaluation import TaskReport, evaluate_task, predict_labels
+from monitor.model.data import Example, near_duplicate_mask
+from monitor.model.directory import CARD_NAME, EVALUATION_NAME, ModelDirectory
+from monitor.model.errors import TrainingDataError
+from monitor.model.evaluation import TaskReport, evaluate_task
 from monitor.model.labels import TASK_LABELS
 from monitor.model.loop import TrainingLoop
 from monitor.model.modeling import MultiTaskModel, count_parameters, freeze_lower_layers, set_seed
@@ -36,12 +41,32 @@ def build_model(args: TrainingArguments, tasks: dict[str, list[str]], backbone) 
         loss_weighting=args.loss_weighting,
         loss_weights={t: args.loss_weights.get(t, 1.0) for t in tasks},
     )
-    model = MultiTaskModel(config, encoder)
+    return _prepare(MultiTaskModel(config, encoder), args), tokenizer
+
+
+def warm_model(args: TrainingArguments, tasks: dict[str, list[str]], init_from: Path) -> tuple[MultiTaskModel, object]:
+    """An existing model to fine-tune further: its weights and architecture, none of its scores or calibration."""
+    from monitor.model.serialization import load_model
+
+    model, tokenizer = load_model(init_from)
+    if model.config.tasks != tasks:
+        raise TrainingDataError(
+            f"--init-from {init_from} has other task labels than this training ({', '.join(model.config.tasks)}); "
+            "train from the backbone instead"
+        )
+    config = model.config
+    config.version, config.scores, config.training, config.temperatures = "", {}, {}, {}
+    config.loss_weighting = args.loss_weighting
+    config.loss_weights = {t: args.loss_weights.get(t, 1.0) for t in tasks}
+    return _prepare(model, args), tokenizer
+
+
+def _prepare(model: MultiTaskModel, args: TrainingArguments) -> MultiTaskModel:
     frozen = freeze_lower_layers(model.encoder, args.freeze_layers)
     if args.freeze_layers and not frozen:
-        log.warning("backbone %s has no BERT-like layer list; training all layers", name)
+        log.warning("backbone %s has no BERT-like layer list; training all layers", model.config.backbone)
     model.uncertainty.requires_grad_(args.loss_weighting == "uncertainty")
-    return model, tokenizer
+    return model
 
 
 @dataclass
@@ -52,22 +77,49 @@ class TrainResult:
     seconds: float
 
 
-def _valid_reports(model, tokenizer, data: TrainingData, args: TrainingArguments) -> tuple[dict, dict]:
+def _probabilities(model, tokenizer, examples: list[Example], args: TrainingArguments) -> dict[str, np.ndarray]:
+    """Every head's probabilities for ``examples``, through the predictor's own inference path."""
+    from monitor.model.inference import predict_probabilities, tokenize
+
+    ids = tokenize(tokenizer, [e.text for e in examples], args.max_length)
+    return predict_probabilities(model, ids, pad_id=tokenizer.pad_token_id or 0, batch_size=args.eval_batch_size)
+
+
+def _valid_reports(
+    model, data: TrainingData, valid_probs: dict[str, np.ndarray]
+) -> tuple[dict[str, TaskReport], dict]:
     """Scores on the untouched valid splits, and on their part that does not repeat a train text."""
     train_texts = [e.text for e in data.train] + [e.text for e in data.dev]
     full, dedup = {}, {}
     for task, examples in data.valid.items():
         labels = model.config.tasks[task]
         truth = [e.label(task) for e in examples]
-        predicted = predict_labels(
-            model, tokenizer, examples, task, max_length=args.max_length, batch_size=args.eval_batch_size
-        )
+        predicted = [labels[i] for i in valid_probs[task].argmax(axis=1)] if examples else []
         full[task] = evaluate_task(task, truth, predicted, labels)
         dup = near_duplicate_mask([e.text for e in examples], train_texts)
         keep = [i for i, d in enumerate(dup) if not d]
         report = evaluate_task(task, [truth[i] for i in keep], [predicted[i] for i in keep], labels)
         dedup[task] = {**report.summary(), "near_duplicates_removed": int(sum(dup))}
     return full, dedup
+
+
+def _calibrate(
+    model, tokenizer, data: TrainingData, args: TrainingArguments, valid_probs: dict[str, np.ndarray]
+) -> dict[str, HeadCalibration]:
+    """Fit one temperature per head on the dev slice; ECE/NLL on valid before and after (raw probabilities in)."""
+    dev_probs = _probabilities(model, tokenizer, data.dev, args) if data.dev else {}
+    result = {}
+    for task, names in model.config.tasks.items():
+        rows = [i for i, e in enumerate(data.dev) if e.label(task) is not None]
+        fit_probs = dev_probs[task][rows] if rows else np.zeros((0, len(names)))
+        fit_targets = label_indices([data.dev[i].label(task) for i in rows], names)
+        valid = data.valid.get(task, [])
+        eval_probs = valid_probs[task] if valid else np.zeros((0, len(names)))
+        result[task] = calibrate_head(fit_probs, fit_targets, eval_probs,
+                                      label_indices([e.label(task) for e in valid], names))
+        log.info("calibration %s: T=%.3f (dev n=%d), valid ECE %.4f -> %.4f", task, result[task].temperature,
+                 len(rows), result[task].ece_before, result[task].ece_after)
+    return result
 
 
 def train_model(
@@ -79,21 +131,34 @@ def train_model(
     version: str | None = None,
     tasks: dict[str, list[str]] | None = None,
     data_root: str | Path | None = None,
+    init_from: str | Path | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train on the base corpora (+ extras), keep the best dev epoch, score on valid, save to ``out``."""
+    """Train on the base corpora (+ extras), keep the best dev epoch, calibrate, score on valid, save to ``out``.
+
+    ``init_from`` starts from an existing model directory (warm start) instead of the backbone; its max
+    length and pooling are kept, since its weights were trained with them.
+    """
     started = time.perf_counter()
     set_seed(args.seed)
     tasks = tasks or {t: list(v) for t, v in TASK_LABELS.items()}
+    if init_from:
+        model, tokenizer = warm_model(args, tasks, Path(init_from))
+        source = {"path": str(Path(init_from).resolve()), "replay_per_corpus": args.replay_per_corpus}
+        args = replace(args, max_length=model.config.max_length, pooling=model.config.pooling)
     data = load_training_data(
         tasks,
         seed=args.seed,
         dev_fraction=args.dev_fraction,
         limit=args.limit,
+        replay=args.replay_per_corpus,
         extra=extra,
         data_root=data_root,
     )
-    model, tokenizer = build_model(args, tasks, backbone)
+    if not init_from:
+        model, tokenizer = build_model(args, tasks, backbone)
+    else:
+        source["version"] = ModelDirectory(init_from).version
     log.info(
         "model: %s, %d parameters, %d trainable",
         model.config.backbone,
@@ -103,14 +168,19 @@ def train_model(
     loop = TrainingLoop(model, tokenizer, data, args, progress)
     loop.run()
     train_seconds = time.perf_counter() - started
-    valid, dedup = _valid_reports(model, tokenizer, data, args)
+    model.config.temperatures = {}  # raw probabilities in, for both the fit and the "before" figures
+    valid_probs = {t: _probabilities(model, tokenizer, examples, args)[t] for t, examples in data.valid.items()}
+    valid, dedup = _valid_reports(model, data, valid_probs)
+    calibration = _calibrate(model, tokenizer, data, args, valid_probs)
     model.to("cpu")
     config = model.config
+    config.temperatures = {task: round(c.temperature, 4) for task, c in calibration.items() if c.fit_n}
     config.version = version or f"v{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     config.scores = {task: report.summary() for task, report in valid.items()}
     config.training = {
         "arguments": asdict(args),
         "data": data.summary,
+        "init_from": source if init_from else None,
         "steps": loop.steps,
         "examples_seen": loop.examples,
         "train_seconds": round(train_seconds, 1),
@@ -118,14 +188,18 @@ def train_model(
         "best_epoch": loop.best[1] if loop.best else None,
         "history": loop.history,
         "valid_dedup_scores": dedup,
+        "calibration": {task: c.to_dict() for task, c in calibration.items()},
         "uncertainty_task_weights": model.uncertainty.weights() if args.loss_weighting == "uncertainty" else None,
         "device": str(loop.device),
         "torch_threads": torch.get_num_threads(),
+        "hardware": hardware(),
     }
+    config.training["total_seconds"] = round(time.perf_counter() - started, 1)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "evaluation.json").write_text(
-        json.dumps({t: r.to_dict() for t, r in valid.items()} | {"dedup": dedup}, indent=2) + "\n"
-    )
-    save_model(model, tokenizer, out)
+    evaluation = {t: r.to_dict() for t, r in valid.items()} | {"dedup": dedup}
+    (out / EVALUATION_NAME).write_text(json.dumps(evaluation, indent=2) + "\n")
+    config.library_versions = library_versions()
+    (out / CARD_NAME).write_text(render_card(config, evaluation), encoding="utf-8")
+    save_model(model, tokenizer, out)  # config.json last: the directory is complete once it appears
     return TrainResult(directory=out, config=config, valid=valid, seconds=time.perf_counter() - started)

@@ -1,0 +1,112 @@
+"""The model card (``card.md``): what a model was trained on, how, how well, how calibrated, on what machine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from monitor.model.config import ModelConfig
+
+RECIPE_FIELDS = ("epochs", "batch_size", "learning_rate", "max_length", "freeze_layers", "label_smoothing",
+                 "class_weighting", "temperature", "loss_weighting", "limit", "max_steps")
+
+
+def hardware() -> dict[str, Any]:
+    """CPU model and core count, and the GPU if one was used: timings mean nothing without them."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {"cpu": cpu, "cpu_cores": os.cpu_count()}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    with contextlib.suppress(OSError):
+        info["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return info
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _data_section(training: dict[str, Any]) -> list[str]:
+    data = training.get("data") or {}
+    rows = [[name, c.get("task", ""), c.get("train", ""), c.get("dev", ""), (c.get("valid") or {}).get("n", "")]
+            for name, c in (data.get("corpora") or {}).items()]
+    lines = ["## Data", ""]
+    lines += _table(["corpus", "task", "train", "dev", "valid"], rows) if rows else ["(not recorded)"]
+    if data.get("extra"):
+        extra = data["extra"]
+        lines += ["", f"Extra labels: {extra.get('n')} from `{extra.get('file')}`."]
+    if training.get("init_from"):
+        init = training["init_from"]
+        lines += ["", f"Warm start from model `{init.get('version')}` with a replay sample of "
+                      f"{init.get('replay_per_corpus')} examples per base corpus."]
+    return lines + [""]
+
+
+def _scores_section(config: ModelConfig, evaluation: dict[str, Any]) -> list[str]:
+    lines = ["## Scores on valid", ""]
+    rows = [[task, s.get("n"), f"{s.get('accuracy', 0):.4f}", f"{s.get('macro_f1', 0):.4f}"]
+            for task, s in config.scores.items() if isinstance(s, dict) and "accuracy" in s]
+    lines += _table(["task", "n", "accuracy", "macro-F1"], rows) if rows else ["(not recorded)"]
+    for task, report in evaluation.items():
+        per_class = report.get("per_class") if isinstance(report, dict) else None
+        if not per_class:
+            continue
+        lines += ["", f"### {task} per class", ""]
+        lines += _table(["label", "precision", "recall", "F1", "support"],
+                        [[label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"]]
+                         for label, m in per_class.items()])
+    return lines + [""]
+
+
+def _calibration_section(training: dict[str, Any]) -> list[str]:
+    calibration = training.get("calibration") or {}
+    lines = ["## Calibration (temperature scaling, fitted on the dev slice; ECE with 15 bins on valid)", ""]
+    if not calibration:
+        return lines + ["Not calibrated: the predictor uses the raw softmax.", ""]
+    rows = [[task, f"{c['temperature']:.3f}", c["fit_n"], f"{c['ece_before']:.4f}", f"{c['ece_after']:.4f}",
+             f"{c['nll_before']:.4f}", f"{c['nll_after']:.4f}"] for task, c in calibration.items()]
+    return lines + _table(["task", "T", "dev n", "ECE before", "ECE after", "NLL before", "NLL after"], rows) + [""]
+
+
+def render_card(config: ModelConfig, evaluation: dict[str, Any] | None = None) -> str:
+    """Markdown for a model directory, from its config (and evaluation.json's per-class reports when given)."""
+    training = config.training or {}
+    args = training.get("arguments") or {}
+    lines = [f"# Model {config.version or '(unnamed)'}", "",
+             f"Backbone `{config.backbone}`, {config.pooling} pooling, max length {config.max_length}, heads: "
+             + ", ".join(f"{t} ({len(v)} classes)" for t, v in config.tasks.items()) + ".", ""]
+    lines += _data_section(training)
+    lines += ["## Recipe", ""]
+    if args:
+        lines += [f"Seed {args.get('seed')}; " + ", ".join(f"{k} {args[k]}" for k in RECIPE_FIELDS if k in args)
+                  + f". Best dev epoch {training.get('best_epoch')}, {training.get('steps')} optimizer steps.", ""]
+    else:
+        lines += ["(not recorded)", ""]
+    lines += _scores_section(config, evaluation or {})
+    lines += _calibration_section(training)
+    hw = training.get("hardware") or {}
+    lines += ["## Time and hardware", "",
+              f"Training took {training.get('train_seconds', '?')} s ({training.get('examples_per_second', '?')} "
+              f"examples/s) on {training.get('device', '?')} with {training.get('torch_threads', '?')} torch threads"
+              + (f"; {hw.get('cpu')}, {hw.get('cpu_cores')} cores" if hw else "")
+              + (f", GPU {hw['gpu']}" if hw.get("gpu") else "")
+              + (f", load average {hw['load_average_1m']} at the end" if "load_average_1m" in hw else "") + ".",
+              "", "Library versions: " + ", ".join(f"{k} {v}" for k, v in config.library_versions.items()) + "."]
+    return "\n".join(lines) + "\n"
