@@ -67,7 +67,7 @@ def test_postgres_unreachable_for_a_while_worker_waits_then_finishes(
     )
 
 
-def worker_process(settings: Settings, model_dir, log_path, cwd) -> subprocess.Popen:
+def worker_process(settings: Settings, model_dir, log_path, cwd, extra_env: dict | None = None) -> subprocess.Popen:
     k = settings.kafka
     env = {
         **os.environ,
@@ -83,6 +83,7 @@ def worker_process(settings: Settings, model_dir, log_path, cwd) -> subprocess.P
         "MONITOR_MODEL__DEVICE": "cpu",
         "MONITOR_MODEL__MAX_BATCH_SIZE": "8",
         "MONITOR_MODEL__MAX_WAIT_MS": "50",
+        **(extra_env or {}),
     }
     cmd = [sys.executable, "-c", "from monitor.cli import main; main()", "worker", "--model", str(model_dir)]
     return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
