@@ -1,38 +1,39 @@
-"""``NegativeShareDetector``: opens, updates and resolves one alert per scope and episode.
+"""``NegativeShareDetector``: steps through event time, opening, following and resolving one episode
+per scope, and grouping the episodes that overlap into one notification.
 
-Every state change writes the alert row and its webhook outbox rows in the caller's transaction.
+Every state change writes the alert rows and their webhook outbox rows in the caller's transaction.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerts.outbox import enqueue_alert_event
-from monitor.alerts.payloads import ALERT_OPENED, ALERT_RESOLVED
-from monitor.alerts.statistics import ShareComparison, SpikeRules, compare_shares
-from monitor.alerts.windows import (
-    ShareCounts,
-    Windows,
-    count_negative_shares,
-    find_negative_examples,
-    find_watermark,
-)
+from monitor.alerts.counts import History, find_history, load_bucket_counts
+from monitor.alerts.episodes import EpisodeBook
+from monitor.alerts.errors import AlertsError
+from monitor.alerts.scan import Scan
+from monitor.alerts.statistics import SpikeRules
 from monitor.settings import AlertSettings
 from monitor.store.engine import transaction
-from monitor.store.orm import ALL_TOPICS, Alert, AlertMute, Article, DetectorCheckpoint
+from monitor.store.orm import Alert, AlertGroup, AlertMute, DetectorCheckpoint
 
 log = logging.getLogger(__name__)
 
 # Serialises detector runs across processes (scheduler + `monitor alerts check`); the partial
-# unique index on open alerts is the backstop if anything bypasses it.
+# unique indexes on open alerts and open groups are the backstop if anything bypasses it.
 DETECTOR_LOCK_KEY = 0x616C65727473  # "alerts"
 CHECKPOINT = "negative-share"
+CHUNK_STEPS = 90 * 144  # about 90 days of 10-minute steps per counting query
+
+
+class BackfillOverlap(AlertsError):
+    """A backfill asked to evaluate event time the detector has already evaluated."""
 
 
 @dataclass
@@ -45,150 +46,112 @@ class CheckResult:
     resolved: list[Alert] = field(default_factory=list)
     muted: list[str] = field(default_factory=list)
     cooling_down: list[str] = field(default_factory=list)
+    groups_opened: list[AlertGroup] = field(default_factory=list)
+    evaluated_from: datetime | None = None
+    steps: int = 0
+    left_out_too_old: int = 0
+    left_out_in_future: int = 0
 
 
 def rules_from_settings(settings: AlertSettings) -> SpikeRules:
     return SpikeRules(
         min_count=settings.min_count,
         min_baseline_count=settings.min_baseline_count,
-        z_threshold=settings.z_threshold,
+        false_discovery_rate=settings.false_discovery_rate,
         min_rise=settings.min_rise,
         resolve_margin=settings.resolve_margin,
     )
 
 
 class NegativeShareDetector:
-    """Compares each topic's (and all topics') negative share in the window with its baseline."""
+    """Multi-scale windows per scope against a trailing baseline; see docs/alerts.md for the rules."""
 
     def __init__(self, settings: AlertSettings) -> None:
         self.settings = settings
         self.rules = rules_from_settings(settings)
-        self._first_event: datetime | None = None
-
-    def windows(self, now: datetime) -> Windows:
-        return Windows.ending_at(
-            now,
-            window=timedelta(minutes=self.settings.window_minutes),
-            baseline=timedelta(minutes=self.settings.baseline_minutes),
-        )
+        self.step = timedelta(minutes=settings.step_minutes)
+        self.scales = [m // settings.step_minutes for m in settings.window_scales_minutes]
+        self.baseline_steps = -(-settings.baseline_minutes // settings.step_minutes)
 
     def check(self, *, session: Session, now: datetime | None = None) -> CheckResult:
         """One run. Caller commits.
 
-        With an explicit ``now``, the windows end there. Otherwise they end at every step from the
-        last evaluated event time up to the watermark, so a fast replay or a scheduler that fell
-        behind still sees a burst shorter than the time between two runs.
+        With an explicit ``now``, one evaluation with windows ending there. Otherwise every step from
+        the checkpoint (or, on a first run, from the first stored event) up to the latest event time,
+        so nothing between two runs goes unevaluated, however far behind the detector is.
         """
-        session.execute(select(func.pg_advisory_xact_lock(DETECTOR_LOCK_KEY)))
+        lock(session)
+        history = find_history(datetime.now(UTC), self.settings.max_history_days, session=session)
         if now is not None:
-            return self._evaluate(now, CheckResult(now=now), session=session)
-        watermark = find_watermark(session=session)
-        result = CheckResult(now=watermark)
-        if watermark is None:
-            return result
-        for t in self.evaluation_times(get_checkpoint(session=session), watermark):
-            self._evaluate(t, result, session=session)
-        set_checkpoint(watermark, session=session)
-        return result
+            return self._run(now, 1, history, session=session)
+        if history.latest is None:
+            return _with_history(CheckResult(), history)
+        last = get_checkpoint(session=session)
+        if last is not None and last >= history.latest:
+            return self._run(history.latest, 0, history, session=session)  # nothing new to evaluate
+        start = history.first - self.step if last is None else last
+        return self._run(history.latest, self._steps_between(start, history.latest), history, session=session,
+                         checkpoint=True)
 
-    def evaluation_times(self, last: datetime | None, watermark: datetime) -> list[datetime]:
-        """Step-spaced times after ``last`` up to ``watermark`` (always included), at most max_catch_up_steps."""
-        if last is None or last >= watermark:
-            return [watermark]
-        step = timedelta(minutes=self.settings.step_minutes)
-        limit = self.settings.max_catch_up_steps
-        start = max(last, watermark - step * limit)
-        times = [start + step * k for k in range(1, limit + 1) if start + step * k < watermark]
-        return [*times, watermark]
-
-    def _evaluate(self, now: datetime, result: CheckResult, *, session: Session) -> CheckResult:
-        windows = self.windows(now)
-        counts = count_negative_shares(windows, session=session)
-        # Only once data covers the whole baseline is a thin topic baseline a sign of a rare topic
-        # (right after start-up every topic's baseline is thin, and comparing topics would mislead).
-        rare_topics_use_overall = self._first_event_time(session) <= windows.baseline_start
-        open_alerts = {a.scope: a for a in _lock_open_alerts(session=session)}
-        for scope in sorted(set(counts) | set(open_alerts)):
-            c = self._with_usable_baseline(scope, counts) if rare_topics_use_overall else counts.get(
-                scope, ShareCounts())
-            comparison = compare_shares(
-                c.window_negative, c.window_count, c.baseline_negative, c.baseline_count
+    def backfill(self, *, session: Session, since: datetime | None, until: datetime | None) -> CheckResult:
+        """Evaluate (since, until] in event time, step by step; defaults: all stored history."""
+        lock(session)
+        history = find_history(datetime.now(UTC), self.settings.max_history_days, session=session)
+        if history.latest is None:
+            return _with_history(CheckResult(), history)
+        since = since or history.first - self.step
+        until = min(until or history.latest, history.latest)
+        last = get_checkpoint(session=session)
+        if last is not None and since < last:
+            raise BackfillOverlap(
+                f"the detector has already evaluated event time up to {last.isoformat()}; "
+                f"pass --since {last.isoformat()} or later (alerts before it are already decided)"
             )
-            if scope in open_alerts:
-                self._follow(open_alerts[scope], comparison, windows, result, session=session)
-            elif self.rules.is_spike(comparison):
-                self._open(scope, comparison, windows, result, session=session)
+        if until <= since:
+            raise BackfillOverlap(f"nothing to evaluate: --until {until.isoformat()} is not after {since.isoformat()}")
+        return self._run(until, self._steps_between(since, until), history, session=session, checkpoint=True)
+
+    def _steps_between(self, start: datetime, end: datetime) -> int:
+        """Steps ending at ``end`` that cover (start, end]: every moment is in some evaluated step."""
+        return max(1, -(-(end - start) // self.step))
+
+    def _run(self, end: datetime, n_steps: int, history: History, *, session: Session,
+             checkpoint: bool = False) -> CheckResult:
+        """Evaluate the n_steps step-spaced times ending at ``end``, in chunks of one counting query each."""
+        result = _with_history(CheckResult(now=end, steps=n_steps), history)
+        result.evaluated_from = end - self.step * n_steps
+        book = EpisodeBook.load(self.settings, self.rules, result, explicit_now=not checkpoint, session=session)
+        lookback = max(self.scales) + self.baseline_steps
+        done = 0
+        while done < n_steps:
+            size = min(CHUNK_STEPS, n_steps - done)
+            chunk_end = end - self.step * (n_steps - done - size)
+            start = chunk_end - self.step * (size + lookback)
+            counts = load_bucket_counts(start, size + lookback, self.step, tickers=self.settings.ticker_scopes,
+                                        session=session)
+            counts.drop_thin(self.rules.min_count, keep=set(book.open))
+            for scope in book.open:
+                counts.ensure(scope)
+            scan = Scan(counts, self.rules, scales=self.scales, baseline=self.baseline_steps, first=lookback,
+                        first_event=history.first)
+            book.run(scan, session=session)
+            done += size
+        book.finish(session=session)
+        if checkpoint:
+            set_checkpoint(end, session=session)
+        log.info("alert check up to %s: %d step(s) from %s, %d opened, %d resolved, %d open",
+                 end.isoformat(), n_steps, result.evaluated_from.isoformat(), len(result.opened),
+                 len(result.resolved), len(book.open))
         return result
 
-    def _first_event_time(self, session: Session) -> datetime:
-        if self._first_event is None:
-            self._first_event = session.scalar(select(func.min(Article.event_time)))
-        return self._first_event
 
-    def _with_usable_baseline(self, scope: str, counts: dict[str, ShareCounts]) -> ShareCounts:
-        """A topic too rare to have its own baseline (a burst in a quiet topic is exactly what should
-        alert) is judged against the baseline of all topics together."""
-        c = counts.get(scope, ShareCounts())
-        overall = counts.get(ALL_TOPICS)
-        if scope == ALL_TOPICS or overall is None or c.baseline_count >= self.settings.min_baseline_count:
-            return c
-        return replace(c, baseline_count=overall.baseline_count, baseline_negative=overall.baseline_negative)
-
-    def _open(
-        self, scope: str, c: ShareComparison, w: Windows, result: CheckResult, *, session: Session
-    ) -> None:
-        if is_muted(scope, session=session):
-            result.muted.append(scope)
-            return
-        last = _last_resolved_at(scope, session=session)
-        if last is not None and last > w.now - timedelta(minutes=self.settings.cooldown_minutes):
-            result.cooling_down.append(scope)
-            return
-        alert = Alert(scope=scope, status="open", opened_at=w.now, peak_share=c.observed_share)
-        _set_figures(alert, c, w)
-        alert.examples = find_negative_examples(scope, w, limit=self.settings.max_examples, session=session)
-        session.add(alert)
-        session.flush()
-        enqueue_alert_event(alert, ALERT_OPENED, dashboard_url=self.settings.dashboard_url, session=session)
-        log.warning(
-            "alert %s opened for %s: negative share %.2f vs baseline %.2f (z=%.1f, n=%d)",
-            alert.id,
-            scope,
-            c.observed_share,
-            c.baseline_share,
-            c.statistic,
-            c.window_count,
-        )
-        result.opened.append(alert)
-
-    def _follow(
-        self, alert: Alert, c: ShareComparison, w: Windows, result: CheckResult, *, session: Session
-    ) -> None:
-        if w.now < alert.updated_at:
-            return  # an older `now` than the alert has already seen: nothing to learn from it
-        _set_figures(alert, c, w)
-        alert.peak_share = max(alert.peak_share, c.observed_share)
-        if not self.rules.has_subsided(c):
-            result.updated.append(alert)
-            session.flush()
-            return
-        alert.status = "resolved"
-        alert.resolved_at = w.now
-        session.flush()
-        enqueue_alert_event(alert, ALERT_RESOLVED, dashboard_url=self.settings.dashboard_url, session=session)
-        log.info(
-            "alert %s resolved for %s: negative share back to %.2f", alert.id, alert.scope, c.observed_share
-        )
-        result.resolved.append(alert)
+def _with_history(result: CheckResult, history: History) -> CheckResult:
+    result.left_out_too_old, result.left_out_in_future = history.too_old, history.in_future
+    return result
 
 
-def _set_figures(alert: Alert, c: ShareComparison, w: Windows) -> None:
-    alert.updated_at = w.now
-    alert.window_start, alert.window_end, alert.baseline_start = w.window_start, w.now, w.baseline_start
-    alert.window_count, alert.window_negative = c.window_count, c.window_negative
-    alert.baseline_count, alert.baseline_negative = c.baseline_count, c.baseline_negative
-    alert.observed_share, alert.baseline_share = c.observed_share, c.baseline_share
-    alert.statistic, alert.p_value = c.statistic, c.p_value
+def lock(session: Session) -> None:
+    session.execute(select(func.pg_advisory_xact_lock(DETECTOR_LOCK_KEY)))
 
 
 def get_checkpoint(*, session: Session) -> datetime | None:
@@ -205,16 +168,6 @@ def set_checkpoint(evaluated_until: datetime, *, session: Session) -> None:
     session.flush()
 
 
-def _lock_open_alerts(*, session: Session) -> list[Alert]:
-    stmt = select(Alert).where(Alert.status == "open").order_by(Alert.id).with_for_update()
-    return list(session.scalars(stmt))
-
-
-def _last_resolved_at(scope: str, *, session: Session) -> datetime | None:
-    stmt = select(func.max(Alert.resolved_at)).where(Alert.scope == scope, Alert.status == "resolved")
-    return session.scalar(stmt)
-
-
 def is_muted(scope: str, *, session: Session) -> bool:
     """Mutes are set by a person in real time, so they end by the wall clock, not the data's clock."""
     stmt = select(AlertMute.scope).where(AlertMute.scope == scope, AlertMute.muted_until > func.now())
@@ -227,3 +180,11 @@ def check_alerts(
     """One detector run in its own transaction (what the scheduler and `monitor alerts check` call)."""
     with transaction(session_factory) as session:
         return NegativeShareDetector(settings).check(session=session, now=now)
+
+
+def backfill_alerts(
+    settings: AlertSettings, session_factory: sessionmaker[Session], *, since: datetime | None = None,
+    until: datetime | None = None,
+) -> CheckResult:
+    with transaction(session_factory) as session:
+        return NegativeShareDetector(settings).backfill(session=session, since=since, until=until)

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from monitor.alerts.payloads import alert_data, event_body
-from monitor.store.orm import Alert, WebhookDelivery, WebhookEndpoint
+from monitor.alerts.payloads import alert_data, event_body, group_data
+from monitor.store.orm import Alert, AlertGroup, WebhookDelivery, WebhookEndpoint
 
 
 def new_webhook_id() -> str:
@@ -61,3 +61,22 @@ def enqueue_alert_event(
     body = event_body(event_type, alert_data(alert, dashboard_url=dashboard_url))
     endpoints = list_matching_endpoints(alert.scope, session=session)
     return [enqueue_delivery(ep, body, alert_id=alert.id, session=session) for ep in endpoints]
+
+
+def enqueue_group_event(
+    event_type: str, group: AlertGroup | None, children: list[Alert], *, dashboard_url: str, session: Session
+) -> list[WebhookDelivery]:
+    """One delivery per endpoint matching any scope of the group: one notification for the whole episode.
+
+    Each endpoint's body leads with the first scope its filter names, so a receiver that watches
+    only "Earnings" reads Earnings figures at the top; every scope is listed under ``children``.
+    """
+    endpoints: dict[int, tuple[WebhookEndpoint, Alert]] = {}
+    for child in children:
+        for endpoint in list_matching_endpoints(child.scope, session=session):
+            endpoints.setdefault(endpoint.id, (endpoint, child))
+    deliveries = []
+    for endpoint, lead in endpoints.values():
+        body = event_body(event_type, group_data(group, lead, children, dashboard_url=dashboard_url))
+        deliveries.append(enqueue_delivery(endpoint, body, alert_id=lead.id, session=session))
+    return deliveries

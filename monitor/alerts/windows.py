@@ -6,6 +6,7 @@ Each article counts once, with its latest prediction (highest ``predictions.id``
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
 
+from monitor.alerts.counts import CASHTAG, TICKER_PREFIX, TICKER_SHAPE
 from monitor.store.orm import ALL_TOPICS, Article, Prediction
 
 NEGATIVE = "negative"
@@ -29,22 +31,6 @@ class Windows:
     @classmethod
     def ending_at(cls, now: datetime, *, window: timedelta, baseline: timedelta) -> Windows:
         return cls(now=now, window_start=now - window, baseline_start=now - window - baseline)
-
-
-@dataclass(frozen=True)
-class ShareCounts:
-    window_count: int = 0
-    window_negative: int = 0
-    baseline_count: int = 0
-    baseline_negative: int = 0
-
-    def __add__(self, other: ShareCounts) -> ShareCounts:
-        return ShareCounts(
-            self.window_count + other.window_count,
-            self.window_negative + other.window_negative,
-            self.baseline_count + other.baseline_count,
-            self.baseline_negative + other.baseline_negative,
-        )
 
 
 def find_watermark(*, session: Session) -> datetime | None:
@@ -76,24 +62,6 @@ def _latest_predictions(start: datetime, end: datetime) -> Subquery:
     )
 
 
-def count_negative_shares(windows: Windows, *, session: Session) -> dict[str, ShareCounts]:
-    """Counts per topic, plus ``ALL_TOPICS`` summing every topic; topics with no articles are absent."""
-    latest = _latest_predictions(windows.baseline_start, windows.now)
-    in_window = latest.c.event_time > windows.window_start
-    negative = latest.c.sentiment == NEGATIVE
-    stmt = select(
-        latest.c.topic,
-        func.count().filter(in_window),
-        func.count().filter(in_window & negative),
-        func.count().filter(~in_window),
-        func.count().filter(~in_window & negative),
-    ).group_by(latest.c.topic)
-    counts = {topic: ShareCounts(*figures) for topic, *figures in session.execute(stmt)}
-    if counts:
-        counts[ALL_TOPICS] = sum(counts.values(), ShareCounts())
-    return counts
-
-
 def find_negative_examples(
     scope: str, windows: Windows, *, limit: int, session: Session
 ) -> list[dict[str, Any]]:
@@ -106,9 +74,22 @@ def find_negative_examples(
         .order_by(latest.c.p_negative.desc(), Article.event_time.desc(), Article.id)
         .limit(limit)
     )
+    if scope.startswith(TICKER_PREFIX):
+        # Ticker matching is the counting query's rule, applied here in Python to the window's negatives.
+        ticker = scope[len(TICKER_PREFIX):]
+        rows = [r for r in session.execute(stmt.limit(None).limit(500)) if ticker in article_tickers(r[0])]
+        return [_example(article, topic, p_negative) for article, topic, p_negative in rows[:limit]]
     if scope != ALL_TOPICS:
         stmt = stmt.where(latest.c.topic == scope)
     return [_example(article, topic, p_negative) for article, topic, p_negative in session.execute(stmt)]
+
+
+def article_tickers(article: Article) -> set[str]:
+    """Upper-case tickers of an article: its cashtags and its ``tickers`` field (what the scopes count)."""
+    found = {m.group(1) for m in re.finditer(CASHTAG, f"{article.title or ''} {article.text}")}
+    if isinstance(article.tickers, list):
+        found |= {str(t).lstrip("$") for t in article.tickers}
+    return {t.upper() for t in found if re.match(TICKER_SHAPE, t)}
 
 
 def _example(article: Article, topic: str, p_negative: float) -> dict[str, Any]:

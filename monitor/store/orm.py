@@ -150,8 +150,27 @@ class ModelVersion(Base):
     promoted_at: Mapped[datetime | None]
 
 
+class AlertGroup(Base):
+    """Alerts of all scopes that opened together or while the group was open: one notification thread."""
+
+    __tablename__ = "alert_groups"
+    __table_args__ = (
+        Index("uq_alert_groups_one_open", "status", unique=True, postgresql_where=text("status = 'open'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(16))  # open | resolved
+    opened_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 class Alert(Base):
-    """One negative-share spike episode for a topic (or ``__all__``)."""
+    """One negative-share spike episode for a scope: a topic, ``__all__`` or a ``$TICKER``.
+
+    The plain figure columns hold the latest window with enough data, always against the baseline
+    frozen at opening; ``opening``, ``peak`` and ``resolution`` keep those moments' figures for good.
+    """
 
     __tablename__ = "alerts"
     __table_args__ = (
@@ -180,6 +199,38 @@ class Alert(Base):
     examples: Mapped[list[Any] | None]
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("alert_groups.id", ondelete="SET NULL"), index=True)
+    window_minutes: Mapped[int] = mapped_column(
+        Integer, default=lambda ctx: _window_minutes(ctx.get_current_parameters())
+    )
+    opening: Mapped[dict[str, Any]] = mapped_column(default=lambda ctx: _plain_figures(ctx.get_current_parameters()))
+    peak: Mapped[dict[str, Any]] = mapped_column(default=lambda ctx: _plain_figures(ctx.get_current_parameters()))
+    resolution: Mapped[dict[str, Any] | None]
+
+
+def _window_minutes(row: dict[str, Any]) -> int:
+    return round((row["window_end"] - row["window_start"]).total_seconds() / 60)
+
+
+def _plain_figures(row: dict[str, Any]) -> dict[str, Any]:
+    """An alert inserted with only its plain figure columns opened (and peaked) at those figures;
+    migration 0003 applies the same rule to alerts stored before it."""
+    return {
+        "window_minutes": _window_minutes(row),
+        "window_start": row["window_start"].isoformat(),
+        "window_end": row["window_end"].isoformat(),
+        "window_count": row["window_count"],
+        "window_negative": row["window_negative"],
+        "baseline_start": row["baseline_start"].isoformat(),
+        "baseline_end": row["window_start"].isoformat(),
+        "baseline_count": row["baseline_count"],
+        "baseline_negative": row["baseline_negative"],
+        "observed_share": row["observed_share"],
+        "baseline_share": row["baseline_share"],
+        "rise": row["observed_share"] - row["baseline_share"],
+        "statistic": row["statistic"],
+        "p_value": row["p_value"],
+    }
 
 
 class AlertMute(Base):

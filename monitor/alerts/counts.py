@@ -1,0 +1,131 @@
+"""Article and negative counts per scope and event-time bucket, in one query per evaluated stretch.
+
+The detector slides its windows over these buckets in memory (prefix sums), so stepping through a
+year of history costs a few queries, not one per step. Scopes: every topic, ``ALL_TOPICS``, and one
+``$TICKER`` scope per ticker named by a cashtag in the text or by the article's ``tickers`` field.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from monitor.store.orm import ALL_TOPICS, Article
+
+log = logging.getLogger(__name__)
+
+TICKER_PREFIX = "$"
+# A cashtag: "$" then 1-6 letters (optionally ".B"), not preceded by a word character or "$" and not
+# followed by one, so "$TSLA" and "$BRK.B" count while "$5", "US$" and "$$$" do not.
+CASHTAG = r"(?:^|[^A-Za-z0-9$])\$([A-Za-z]{1,6}(?:\.[A-Za-z]{1,2})?)(?![A-Za-z0-9])"
+TICKER_SHAPE = r"^[A-Za-z]{1,6}(\.[A-Za-z]{1,2})?$"
+
+_LATEST = """
+WITH latest AS (
+    SELECT DISTINCT ON (p.article_id) p.article_id, p.topic, p.sentiment = 'negative' AS neg,
+           a.event_time, a.tickers, a.title, a.text
+    FROM predictions p JOIN articles a ON a.id = p.article_id
+    WHERE a.event_time > :start AND a.event_time <= :end
+    ORDER BY p.article_id, p.id DESC
+), bucketed AS (
+    SELECT article_id, topic, neg, tickers, title, text,
+           (ceil(extract(epoch FROM (event_time - :start)) / :step) - 1)::bigint AS bucket
+    FROM latest
+)
+"""
+_TOPIC_COUNTS = "SELECT topic, bucket, count(*), count(*) FILTER (WHERE neg) FROM bucketed GROUP BY topic, bucket"
+_TICKER_COUNTS = """
+SELECT '$' || t.ticker, b.bucket, count(*), count(*) FILTER (WHERE b.neg)
+FROM bucketed b
+CROSS JOIN LATERAL (
+    SELECT DISTINCT upper(x) AS ticker FROM (
+        SELECT ltrim(e, '$') AS x
+        FROM jsonb_array_elements_text(
+            CASE WHEN jsonb_typeof(b.tickers) = 'array' THEN b.tickers ELSE '[]'::jsonb END) AS e
+        UNION ALL
+        SELECT m[1] FROM regexp_matches(coalesce(b.title, '') || ' ' || b.text, :cashtag, 'g') AS m
+    ) found WHERE x ~ :shape
+) t
+GROUP BY t.ticker, b.bucket
+"""
+
+
+@dataclass
+class BucketCounts:
+    """Counts per scope in buckets ``(start + b*step, start + (b+1)*step]`` for b in [0, n_buckets)."""
+
+    start: datetime
+    step: timedelta
+    n_buckets: int
+    total: dict[str, np.ndarray] = field(default_factory=dict)
+    negative: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def add(self, scope: str, bucket: int, total: int, negative: int) -> None:
+        if scope not in self.total:
+            self.total[scope] = np.zeros(self.n_buckets, dtype=np.int64)
+            self.negative[scope] = np.zeros(self.n_buckets, dtype=np.int64)
+        self.total[scope][bucket] += total
+        self.negative[scope][bucket] += negative
+
+    def ensure(self, scope: str) -> None:
+        """An all-zero row for a scope that must be followed (an open episode) even without data now."""
+        if scope not in self.total:
+            self.total[scope] = np.zeros(self.n_buckets, dtype=np.int64)
+            self.negative[scope] = np.zeros(self.n_buckets, dtype=np.int64)
+
+    def drop_thin(self, scopes_below: int, keep: set[str]) -> None:
+        """Forget ticker scopes that can never fill a window (fewer articles in all than a window needs)."""
+        for scope in [s for s in self.total if s.startswith(TICKER_PREFIX) and s not in keep]:
+            if int(self.total[scope].sum()) < scopes_below:
+                del self.total[scope], self.negative[scope]
+
+
+def load_bucket_counts(
+    start: datetime, n_buckets: int, step: timedelta, *, tickers: bool, session: Session
+) -> BucketCounts:
+    """Each article once, with its newest prediction, in the bucket holding its event time."""
+    counts = BucketCounts(start, step, n_buckets)
+    params = {"start": start, "end": start + step * n_buckets, "step": step.total_seconds()}
+    for topic, bucket, total, negative in session.execute(text(_LATEST + _TOPIC_COUNTS), params):
+        counts.add(topic, bucket, total, negative)
+        counts.add(ALL_TOPICS, bucket, total, negative)
+    if tickers:
+        ticker_params = {**params, "cashtag": CASHTAG, "shape": TICKER_SHAPE}
+        for scope, bucket, total, negative in session.execute(text(_LATEST + _TICKER_COUNTS), ticker_params):
+            counts.add(scope, bucket, total, negative)
+    return counts
+
+
+@dataclass(frozen=True)
+class History:
+    """The stored event times the detector may use, and how many it must leave out and why."""
+
+    first: datetime | None
+    latest: datetime | None
+    too_old: int = 0
+    in_future: int = 0
+
+
+def find_history(now: datetime, max_days: int, *, session: Session) -> History:
+    """First and latest usable event times; rows dated after the wall clock or implausibly far before
+    the latest one are counted, logged, and left out (a bad row must not break or stall every run)."""
+    future = session.scalar(select(func.count()).where(Article.event_time > now)) or 0
+    latest = session.scalar(select(func.max(Article.event_time)).where(Article.event_time <= now))
+    if latest is None:
+        return History(None, None, 0, future)
+    floor = latest - timedelta(days=max_days)
+    too_old = session.scalar(select(func.count()).where(Article.event_time < floor)) or 0
+    first = session.scalar(select(func.min(Article.event_time)).where(Article.event_time >= floor))
+    history = History(first, latest, too_old, future)
+    if too_old or future:
+        log.warning(
+            "alert detection leaves out %d article(s) dated after the wall clock (%s) and %d dated more than "
+            "%d days before the latest event (%s); fix their published_at to include them",
+            future, now.isoformat(), too_old, max_days, latest.isoformat(),
+        )
+    return history

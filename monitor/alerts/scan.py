@@ -1,0 +1,173 @@
+"""Windows of several lengths sliding over bucketed counts, each tested against its trailing baseline.
+
+At every evaluated step and for every scope, each window scale with enough articles on both sides is
+one test (exact one-sided Fisher); all tests of one step form one family, corrected with
+Benjamini-Hochberg, so adding scopes or scales does not add false alerts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from monitor.alerts.counts import BucketCounts
+from monitor.alerts.statistics import SpikeRules, benjamini_hochberg, compare_shares, fisher_upper_p, share
+from monitor.store.orm import ALL_TOPICS
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One window against one baseline: what an alert shows for its opening, peak and resolution."""
+
+    window_minutes: int
+    window_start: datetime
+    window_end: datetime
+    window_count: int
+    window_negative: int
+    baseline_start: datetime
+    baseline_end: datetime
+    baseline_count: int
+    baseline_negative: int
+    statistic: float
+    p_value: float
+
+    @property
+    def observed_share(self) -> float:
+        return share(self.window_negative, self.window_count)
+
+    @property
+    def baseline_share(self) -> float:
+        return share(self.baseline_negative, self.baseline_count)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = asdict(self)
+        for key in ("window_start", "window_end", "baseline_start", "baseline_end"):
+            out[key] = out[key].isoformat()
+        out["observed_share"], out["baseline_share"] = self.observed_share, self.baseline_share
+        out["rise"] = self.observed_share - self.baseline_share
+        return out
+
+
+def figures_of(
+    window_minutes: int, end: datetime, window: tuple[int, int], baseline: tuple[int, int],
+    baseline_span: tuple[datetime, datetime],
+) -> Figures:
+    n, k = window
+    n0, k0 = baseline
+    z = compare_shares(k, n, k0, n0).statistic
+    p = float(fisher_upper_p(k, n, k0, n0))
+    return Figures(window_minutes, end - timedelta(minutes=window_minutes), end, n, k, *baseline_span[:1],
+                   baseline_span[1], n0, k0, z, p)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A rejected test whose rise is large enough: a scope that may open at this step."""
+
+    scope: str
+    scale: int  # window length in steps
+    p_value: float
+
+
+class Scan:
+    """Evaluation steps j in [first, n_buckets): windows ending at ``counts.start + (j+1)*step``."""
+
+    def __init__(
+        self, counts: BucketCounts, rules: SpikeRules, *, scales: list[int], baseline: int, first: int,
+        first_event: datetime | None,
+    ) -> None:
+        self.counts, self.rules, self.scales, self.baseline, self.first = counts, rules, scales, baseline, first
+        self.first_event = first_event
+        self._prefix = {
+            scope: (_prefix(counts.total[scope]), _prefix(counts.negative[scope])) for scope in counts.total
+        }
+        self.steps = np.arange(first, counts.n_buckets)
+
+    def time(self, j: int) -> datetime:
+        return self.counts.start + self.counts.step * (int(j) + 1)
+
+    @property
+    def scopes(self) -> list[str]:
+        return sorted(self._prefix)
+
+    def window(self, scope: str, scale: int, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        total, negative = self._prefix[scope]
+        return _span(total, j + 1 - scale, j + 1), _span(negative, j + 1 - scale, j + 1)
+
+    def baseline_counts(self, scope: str, scale: int, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The scope's own baseline; a scope too rare to have one, once data covers the whole baseline,
+        borrows the baseline of all topics (a burst in a quiet scope is exactly what should alert)."""
+        total, negative = self._prefix[scope]
+        lo, hi = j + 1 - scale - self.baseline, j + 1 - scale
+        n0, k0 = _span(total, lo, hi), _span(negative, lo, hi)
+        if scope == ALL_TOPICS or ALL_TOPICS not in self._prefix or self.first_event is None:
+            return n0, k0
+        # Data covers the baseline once the first event lies at or before the baseline's start.
+        covered = lo >= (self.first_event - self.counts.start) / self.counts.step
+        borrow = covered & (n0 < self.rules.min_baseline_count)
+        all_n0, all_k0 = self.baseline_counts(ALL_TOPICS, scale, j)
+        return np.where(borrow, all_n0, n0), np.where(borrow, all_k0, k0)
+
+    def candidates(self) -> dict[int, list[Candidate]]:
+        """Per step index: the scopes whose rise is significant after the correction and large enough."""
+        keys, p_columns, large_columns = [], [], []
+        for scope in self.scopes:
+            for scale in self.scales:
+                p, large = self._test(scope, scale)
+                keys.append((scope, scale))
+                p_columns.append(p)
+                large_columns.append(large)
+        if not keys:
+            return {}
+        p_matrix, large = np.column_stack(p_columns), np.column_stack(large_columns)
+        found: dict[int, list[Candidate]] = {}
+        for row in np.flatnonzero(np.nanmin(np.where(np.isnan(p_matrix), 1.0, p_matrix), axis=1)
+                                  <= self.rules.false_discovery_rate):
+            rejected = benjamini_hochberg(p_matrix[row], self.rules.false_discovery_rate) & large[row]
+            picks = [Candidate(*keys[c], float(p_matrix[row, c])) for c in np.flatnonzero(rejected)]
+            if picks:
+                found[int(self.steps[row])] = picks
+        return found
+
+    def _test(self, scope: str, scale: int) -> tuple[np.ndarray, np.ndarray]:
+        """p-values (NaN where the window is not testable) and whether each rise is large enough."""
+        n, k = self.window(scope, scale, self.steps)
+        n0, k0 = self.baseline_counts(scope, scale, self.steps)
+        testable = (n >= self.rules.min_count) & (n0 >= self.rules.min_baseline_count)
+        rise = np.divide(k, n, out=np.zeros(len(n)), where=n > 0) - np.divide(k0, n0, out=np.zeros(len(n)),
+                                                                                 where=n0 > 0)
+        p = np.full(len(n), np.nan)
+        p[testable] = 1.0
+        # Only a rising share can have a small p-value; the others stay in the family with p = 1, which
+        # changes no Benjamini-Hochberg decision at any rate below 0.5.
+        rising = testable & (rise > 0)
+        p[rising] = fisher_upper_p(k[rising], n[rising], k0[rising], n0[rising])
+        return p, testable & (rise >= self.rules.min_rise)
+
+    def figures(self, scope: str, scale: int, j: int, *, baseline: tuple[int, int] | None = None,
+                baseline_span: tuple[datetime, datetime] | None = None) -> Figures:
+        idx = np.array([j])
+        n, k = self.window(scope, scale, idx)
+        if baseline is None:
+            n0, k0 = self.baseline_counts(scope, scale, idx)
+            baseline = (int(n0[0]), int(k0[0]))
+            start = self.time(j - scale)
+            baseline_span = (start - self.counts.step * self.baseline, start)
+        assert baseline_span is not None
+        return figures_of(scale * self.step_minutes, self.time(j), (int(n[0]), int(k[0])), baseline, baseline_span)
+
+    @property
+    def step_minutes(self) -> int:
+        return int(self.counts.step / timedelta(minutes=1))
+
+
+def _prefix(values: np.ndarray) -> np.ndarray:
+    return np.concatenate(([0], np.cumsum(values)))
+
+
+def _span(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sums of buckets [lo, hi) from a prefix-sum array, clipped to the buckets loaded."""
+    return prefix[np.clip(hi, 0, len(prefix) - 1)] - prefix[np.clip(lo, 0, len(prefix) - 1)]
