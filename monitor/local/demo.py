@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -70,8 +69,9 @@ class DemoOptions:
 
 
 def _model_version(model_dir: Path) -> str:
-    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    return str(config.get("version") or model_dir.name)
+    from monitor.model.directory import ModelDirectory
+
+    return ModelDirectory(model_dir).version
 
 
 def _ensure_model(opts: DemoOptions, procs: ProcessGroup) -> Path:
@@ -98,6 +98,7 @@ def _ensure_model(opts: DemoOptions, procs: ProcessGroup) -> Path:
 def _register_champion(session_factory, model_dir: Path) -> str:
     from monitor.learning import get_champion, register_version
     from monitor.learning.registry import get_version, promote_version
+    from monitor.model.directory import ModelDirectory
     from monitor.store import transaction
 
     version = _model_version(model_dir)
@@ -110,7 +111,7 @@ def _register_champion(session_factory, model_dir: Path) -> str:
             promote_version(version, session=session)
         except MonitorError:
             register_version(version, str(model_dir), session=session, status="champion",
-                             scores=json.loads((model_dir / "config.json").read_text()).get("scores"))
+                             scores=ModelDirectory(model_dir).scores or None)
     return version
 
 
