@@ -174,8 +174,17 @@ class WebhookSettings(BaseModel):
 class SchedulerSettings(BaseModel):
     retrain_min_new_labels: int = Field(200, ge=1, description="New labels needed before a retrain runs.")
     retrain_check_minutes: int = Field(30, ge=1, description="How often the retrain job checks for labels.")
+    retrain_mode: Literal["warm", "scratch"] = Field(
+        "warm",
+        description="warm: fine-tune the champion on the new labels plus a replay sample of the base corpora "
+        "(minutes); scratch: train retrain_preset from the backbone. Warm falls back to scratch without a champion.",
+    )
     retrain_preset: str = Field(
-        "full", description="Training preset used by the retrain job (a quick candidate cannot beat a full champion)."
+        "full", description="Training preset of a from-scratch retrain (a quick candidate cannot beat a full champion)."
+    )
+    retrain_replay_per_corpus: int | None = Field(
+        None, ge=10, description="Base-corpus train examples per task replayed in a warm retrain (default: the "
+        "warm preset's 2000)."
     )
     promotion_tolerance: float = Field(0.005, ge=0, description="Allowed drop per task before rejecting.")
     misfire_grace_seconds: int = Field(300, description="How late a job may start and still run.")

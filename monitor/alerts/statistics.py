@@ -117,6 +117,16 @@ class SpikeRules:
     def is_large(self, observed_share: float, baseline_share: float) -> bool:
         return observed_share - baseline_share >= self.min_rise
 
+    def is_spike(self, c: ShareComparison) -> bool:
+        """The rule for one window tested alone (a family of one): testable, exact p-value within the
+        false-discovery rate, and a large enough rise. The detector corrects across a step's family."""
+        p = float(fisher_upper_p(c.window_negative, c.window_count, c.baseline_negative, c.baseline_count))
+        return (
+            self.is_testable(c.window_count, c.baseline_count)
+            and p <= self.false_discovery_rate
+            and self.is_large(c.observed_share, c.baseline_share)
+        )
+
     def has_subsided(self, window_negative: int, window_count: int, frozen_baseline_share: float) -> bool:
         """Enough articles in the window, and its share back within the margin of the episode's frozen baseline.
 

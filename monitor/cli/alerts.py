@@ -1,8 +1,9 @@
-"""``monitor alerts``: run the spike detector once, list alerts."""
+"""``monitor alerts``: run the spike detector (once, or over history), say what it can decide, list alerts."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import typer
 
@@ -14,21 +15,21 @@ from monitor.store.orm import Alert
 app = typer.Typer(help="Negative-sentiment spike alerts.", no_args_is_help=True)
 
 
-def parse_time(value: str | None) -> datetime | None:
+def parse_time(value: str | None, option: str = "--now") -> datetime | None:
     if value is None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise MonitorError(f"--now {value!r} is not an ISO 8601 time (e.g. 2020-05-01T12:00:00Z)") from None
+        raise MonitorError(f"{option} {value!r} is not an ISO 8601 time (e.g. 2020-05-01T12:00:00Z)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @app.command("check")
 def check(
-    now: str = typer.Option(None, "--now", help="Evaluate at this time (default: latest stored event time)."),
+    now: str = typer.Option(None, "--now", help="Evaluate once at this time (default: every step since the last run)."),
 ) -> None:
-    """Run the detector once: open, update or resolve alerts and queue their webhooks."""
+    """Run the detector: step through new event time, open, update or resolve alerts, queue their webhooks."""
     from monitor.alerts import check_alerts
 
     settings = load_settings()
@@ -37,17 +38,48 @@ def check(
         result = check_alerts(settings.alerts, make_session_factory(engine), now=parse_time(now))
     finally:
         engine.dispose()
-    if result.now is None:
-        typer.echo("no articles stored yet; nothing to check")
+    _report(result)
+
+
+@app.command("backfill")
+def backfill(
+    since: str = typer.Option(None, "--since", help="Start of event time to evaluate (default: first stored event)."),
+    until: str = typer.Option(None, "--until", help="End of event time to evaluate (default: latest stored event)."),
+) -> None:
+    """Evaluate stored history step by step in event time, as if the detector had run all along."""
+    from monitor.alerts import backfill_alerts
+
+    settings = load_settings()
+    engine = connected_engine(settings)
+    try:
+        result = backfill_alerts(settings.alerts, make_session_factory(engine), since=parse_time(since, "--since"),
+                                 until=parse_time(until, "--until"))
+    finally:
+        engine.dispose()
+    _report(result)
+
+
+@app.command("status")
+def status() -> None:
+    """Per scope: article rate, which window scales can decide now, or why there is too little data."""
+    from monitor.alerts import describe_scopes
+    from monitor.alerts.status import scale_label
+    from monitor.store import transaction
+
+    settings = load_settings()
+    engine = connected_engine(settings)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            now, scopes = describe_scopes(settings.alerts, session=session)
+    finally:
+        engine.dispose()
+    if now is None:
+        typer.echo("no articles stored yet; nothing to decide on")
         return
-    typer.echo(f"checked at {result.now.isoformat()}")
-    for label, alerts in (("opened", result.opened), ("resolved", result.resolved), ("open", result.updated)):
-        for alert in alerts:
-            typer.echo(f"  {label:<8} #{alert.id} {alert.scope}: {_figures(alert)}")
-    for scope in result.muted:
-        typer.echo(f"  muted    {scope}: spike not raised")
-    for scope in result.cooling_down:
-        typer.echo(f"  cooldown {scope}: spike not raised")
+    typer.echo(f"at {now.isoformat()} (latest event time); windows {', '.join(map(scale_label, _scales(settings)))}")
+    for s in scopes:
+        counts = " ".join(f"{scale_label(x.window_minutes)}:{x.window_count}/{x.baseline_count}" for x in s.scales)
+        typer.echo(f"  {s.scope:<28} {s.articles_per_day:8.1f}/day  {s.verdict}  [window/baseline {counts}]")
 
 
 @app.command("list")
@@ -55,7 +87,7 @@ def list_(
     status: str = typer.Option("open", "--status", help="open, resolved or all."),
     limit: int = typer.Option(20, "--limit", min=1, help="Most alerts shown, newest first."),
 ) -> None:
-    """Show alerts, newest first."""
+    """Show alerts, newest first, with the figures that opened them, their peak and their resolution."""
     from monitor.alerts import list_alerts
     from monitor.store import transaction
 
@@ -72,14 +104,44 @@ def list_(
     typer.echo("\n".join(lines) if lines else f"no {status} alerts")
 
 
+def _scales(settings: Any) -> list[int]:
+    return settings.alerts.window_scales_minutes
+
+
+def _report(result: Any) -> None:
+    if result.left_out_in_future or result.left_out_too_old:
+        typer.echo(f"left out {result.left_out_in_future} article(s) dated in the future and "
+                   f"{result.left_out_too_old} dated implausibly early (see the log)")
+    if result.now is None:
+        typer.echo("no articles stored yet; nothing to check")
+        return
+    since = f" from {result.evaluated_from.isoformat()}" if result.steps else ""
+    typer.echo(f"checked up to {result.now.isoformat()}: {result.steps} step(s){since}")
+    for label, alerts in (("opened", result.opened), ("resolved", result.resolved), ("open", result.updated)):
+        for alert in alerts:
+            typer.echo(f"  {label:<8} #{alert.id} {alert.scope}: {_figures(alert)}")
+    for scope in sorted(set(result.muted)):
+        typer.echo(f"  muted    {scope}: spike not raised")
+    for scope in sorted(set(result.cooling_down)):
+        typer.echo(f"  cooldown {scope}: spike not raised")
+
+
+def _moment(f: dict[str, Any] | None) -> str:
+    if not f:
+        return "-"
+    return (f"{f['observed_share']:.0%} vs {f['baseline_share']:.0%} ({f['window_negative']} of {f['window_count']} "
+            f"in {f['window_minutes']} min to {f['window_end'][:16]}, p={f['p_value']:.2g})")
+
+
 def _figures(alert: Alert) -> str:
-    return (
-        f"negative {alert.observed_share:.0%} vs {alert.baseline_share:.0%} (n={alert.window_count}, "
-        f"z={alert.statistic:.1f}, p={alert.p_value:.2g}, peak {alert.peak_share:.0%})"
-    )
+    text = f"opened at {_moment(alert.opening)}; peak {_moment(alert.peak)}"
+    if alert.resolution:
+        text += f"; resolved at {_moment(alert.resolution)}"
+    return text
 
 
 def _line(alert: Alert) -> str:
     ack = f" ack by {alert.acknowledged_by}" if alert.acknowledged_at else ""
     when = alert.opened_at.isoformat(timespec="minutes")
-    return f"#{alert.id} {alert.status:<8} {when} {alert.scope}: {_figures(alert)}{ack}"
+    group = f" group {alert.group_id}" if alert.group_id else ""
+    return f"#{alert.id} {alert.status:<8} {when} {alert.scope}{group}: {_figures(alert)}{ack}"

@@ -4,7 +4,9 @@ import math
 
 import pytest
 
-from monitor.alerts.statistics import SpikeRules, compare_shares, upper_tail
+import numpy as np
+
+from monitor.alerts.statistics import SpikeRules, benjamini_hochberg, compare_shares, fisher_upper_p, upper_tail
 
 
 def test_known_value_matches_textbook_pooled_z():
@@ -32,11 +34,13 @@ def test_empty_baseline_is_not_evidence():
     assert not SpikeRules(min_count=1, min_baseline_count=1).is_spike(c)
 
 
-def test_empty_window_reads_as_a_fall():
+def test_empty_or_thin_window_is_no_evidence_of_a_fall():
     c = compare_shares(0, 0, 20, 100)
     assert c.statistic == 0.0 and c.p_value == 1.0
-    assert c.rise == pytest.approx(-0.2)
-    assert SpikeRules().has_subsided(c)
+    rules = SpikeRules(min_count=10)
+    assert not rules.has_subsided(0, 0, 0.2)  # empty: no evidence, not "0 % negative"
+    assert not rules.has_subsided(0, 9, 0.2)  # thin: below min_count
+    assert rules.has_subsided(1, 10, 0.2)
 
 
 def test_zero_baseline_share_still_tests():
@@ -69,7 +73,7 @@ def test_tiny_counts_are_finite_but_below_the_minimum_count():
     assert math.isfinite(c.statistic) and 0.0 < c.p_value < 1.0
     assert c.rise == 1.0
     assert not SpikeRules(min_count=20, min_baseline_count=30).is_spike(c)
-    assert SpikeRules(min_count=1, min_baseline_count=1, z_threshold=1.0).is_spike(c)
+    assert SpikeRules(min_count=1, min_baseline_count=1, false_discovery_rate=0.5).is_spike(c)
 
 
 def test_equal_shares_give_half_p_value():
@@ -97,8 +101,8 @@ def test_large_rise_without_significance_does_not_alert():
 
 def test_hysteresis_resolves_below_half_the_minimum_rise():
     rules = SpikeRules(min_rise=0.2, resolve_margin=0.5)
-    assert not rules.has_subsided(compare_shares(25, 100, 100, 1000))  # rise 0.15 >= 0.10
-    assert rules.has_subsided(compare_shares(19, 100, 100, 1000))  # rise 0.09 < 0.10
+    assert not rules.has_subsided(25, 100, 0.1)  # rise 0.15 >= 0.10
+    assert rules.has_subsided(19, 100, 0.1)  # rise 0.09 < 0.10
 
 
 @pytest.mark.parametrize("args", [(5, 4, 0, 10), (-1, 10, 0, 10), (0, 10, 11, 10), (0, -1, 0, 0)])
@@ -111,3 +115,29 @@ def test_upper_tail_is_accurate_far_out():
     assert upper_tail(0.0) == pytest.approx(0.5)
     assert upper_tail(1.959963985) == pytest.approx(0.025, rel=1e-6)
     assert 0.0 < upper_tail(10.0) < 1e-22  # 1 - cdf would round to 0
+
+
+def test_fisher_matches_the_hypergeometric_tail_by_hand():
+    # 3 of 4 negative in the window, 1 of 6 in the baseline: P(X >= 3), X ~ Hypergeom(N=10, K=4, n=4).
+    by_hand = (math.comb(4, 3) * math.comb(6, 1) + math.comb(4, 4) * math.comb(6, 0)) / math.comb(10, 4)
+    assert float(fisher_upper_p(3, 4, 1, 6)) == pytest.approx(by_hand)
+
+
+def test_fisher_is_far_more_careful_than_the_z_test_at_small_counts():
+    # 6 of 10 negative against a 10 % baseline: z says p ~ 1e-6, the exact tail is ~4e-4.
+    z = compare_shares(6, 10, 100, 1000)
+    exact = float(fisher_upper_p(6, 10, 100, 1000))
+    assert z.p_value < 1e-5 and exact > 1e-4
+
+
+def test_fisher_gives_no_evidence_without_data():
+    assert list(fisher_upper_p([0, 5], [0, 5], [3, 0], [10, 0])) == [1.0, 1.0]
+
+
+def test_benjamini_hochberg_step_up_and_untested_entries():
+    p = np.array([0.0001, 0.0008, 0.02, np.nan, 0.5])
+    # m = 4 tested; at 0.01: thresholds 0.0025, 0.005, 0.0075, 0.01 -> the first two are rejected.
+    assert list(benjamini_hochberg(p, 0.01)) == [True, True, False, False, False]
+    # Step-up: 0.006 misses its own threshold (0.005) but 0.007 passes 0.01 and carries it along.
+    assert list(benjamini_hochberg(np.array([0.006, 0.007]), 0.01)) == [True, True]
+    assert not benjamini_hochberg(np.array([np.nan, np.nan]), 0.05).any()

@@ -1,0 +1,220 @@
+"""Replay dated, labeled streams through the real detector and print burst-day recall and false alerts.
+
+    python bench/alerts.py [--stream demo|low-volume|taborda|surge ...] [--model DIR] [--database-url URL]
+
+Each stream is written as article and prediction rows into a fresh Postgres database (the local one at
+127.0.0.1:5432, or --database-url's server), then `backfill` evaluates all of its history with the
+default settings (or MONITOR_ALERTS__* from the environment). One JSON line per stream and label source:
+``labels`` "true" (the stream's own labels) or "model" (--model DIR's predictions of the same texts).
+
+A burst day is caught when an alert of any scope opens between its start and 06:00 the next day; every
+alert group (one notification) that opens outside those spans is a false alert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monitor.alerts import backfill_alerts  # noqa: E402
+from monitor.local.postgres import create_database, drop_database, reachable_local_postgres  # noqa: E402
+from monitor.local.replay import Burst, burst_rows  # noqa: E402
+from monitor.settings import AlertSettings, DatabaseSettings  # noqa: E402
+from monitor.store import make_engine, make_session_factory, migrate, transaction  # noqa: E402
+from monitor.store.orm import Alert, AlertGroup, Article, Prediction  # noqa: E402
+
+DATASETS = ROOT / "monitor" / "datasets"
+SHARED = ROOT.parent / "shared" / "data"
+TOPIC = "Stock Commentary"  # labeled streams carry no topic: one topic, so the scopes are all + tickers
+CATCH = timedelta(days=1, hours=6)
+
+
+@dataclass(frozen=True)
+class Post:
+    at: datetime
+    text: str
+    sentiment: str
+
+
+@dataclass
+class Stream:
+    name: str
+    posts: list[Post]
+    burst_days: list[date]
+    note: str
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def demo_stream() -> Stream:
+    """The demo's stream: the bundled timeline (labels where the authors gave one, else neutral) and its burst."""
+    with open(DATASETS / "stock-market-tweets" / "timeline.csv", newline="", encoding="utf-8") as fh:
+        posts = [Post(parse_time(r["created_at"]), r["text"], r["label"] or "neutral") for r in csv.DictReader(fh)]
+    posts.sort(key=lambda p: p.at)
+    start = (posts[0].at + (posts[-1].at - posts[0].at) * Burst().at_fraction).replace(microsecond=0)
+    burst = [Post(parse_time(r["published_at"]), r["text"], "negative") for r in burst_rows(start, Burst())]
+    days = sorted({p.at.date() for p in burst})
+    return Stream("demo", posts + burst, days, "bundled timeline + the demo's injected burst (60 in 3 h)")
+
+
+def low_volume_stream(days: int = 120, per_day: int = 30, bursts: int = 8, seed: int = 16) -> Stream:
+    """About 30 real finance tweets a day, 15-25 % negative, with bearish days at 70-100 % negative."""
+    with open(DATASETS / "twitter-fin-sentiment" / "train.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    by_label = defaultdict(list)
+    for r in rows:
+        by_label[{"Bearish": "negative", "Bullish": "positive"}.get(r["label"], "neutral")].append(r["text"])
+    rng = random.Random(seed)
+    start = datetime(2025, 1, 6, tzinfo=UTC)
+    burst_idx = sorted(rng.sample(range(14, days - 3, 13), bursts))  # after two baseline weeks, ~2 weeks apart
+    posts = []
+    for d in range(days):
+        negative = rng.uniform(0.7, 1.0) if d in burst_idx else rng.uniform(0.15, 0.25)
+        for _ in range(_poisson(rng, per_day)):
+            label = "negative" if rng.random() < negative else rng.choice(["positive", "neutral"])
+            at = start + timedelta(days=d, seconds=rng.randrange(86400))
+            posts.append(Post(at, rng.choice(by_label[label]), label))
+    note = f"{days} days, ~{per_day}/day from twitter-fin-sentiment, {bursts} bearish days"
+    return Stream("low-volume", posts, [(start + timedelta(days=d)).date() for d in burst_idx], note)
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    n, p, limit = 0, 1.0, pow(2.718281828459045, -mean)
+    while True:
+        p *= rng.random()
+        if p < limit:
+            return n
+        n += 1
+
+
+def labeled_days_stream(name: str, path: Path, text_col: str, label_col: str, time_col: str,
+                        negative: set[str], min_posts: int = 10, share: float = 0.7) -> Stream | None:
+    """A dated labeled set from ../shared/data; its burst days are the days with at least ``min_posts``
+    labeled posts of which at least ``share`` are negative (the set has no injected bursts)."""
+    if not path.is_file():
+        return None
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r[time_col] and r[label_col]]
+    posts = [Post(parse_time(r[time_col]), r[text_col], "negative" if r[label_col] in negative else "other")
+             for r in rows]
+    per_day = Counter(p.at.date() for p in posts)
+    neg_day = Counter(p.at.date() for p in posts if p.sentiment == "negative")
+    days = sorted(d for d, n in per_day.items() if n >= min_posts and neg_day[d] / n >= share)
+    return Stream(name, posts, days, f"labeled posts only; burst days: >= {min_posts} posts, >= {share:.0%} negative")
+
+
+def streams(wanted: list[str]) -> list[Stream]:
+    makers = {
+        "demo": demo_stream,
+        "low-volume": low_volume_stream,
+        "taborda": lambda: labeled_days_stream("taborda", SHARED / "stock-market-tweets-taborda" / "labeled.csv",
+                                               "text", "label", "created_at", {"negative"}),
+        "surge": lambda: labeled_days_stream("surge", SHARED / "surge-stock-sentiment" / "sentiment.csv",
+                                             "text", "label", "created_at", {"Negative"}),
+    }
+    found = [makers[name]() for name in wanted]
+    return [s for s in found if s is not None and s.posts]
+
+
+def model_labels(model_dir: Path, posts: list[Post]) -> list[str]:
+    from monitor.model.predictor import Predictor
+
+    predictor = Predictor.from_directory(model_dir)
+    return [p.sentiment for p in predictor.predict([post.text for post in posts])]
+
+
+def write(posts: list[Post], labels: list[str], factory) -> None:
+    with transaction(factory) as session:
+        for i in range(0, len(posts), 2000):
+            chunk = list(zip(posts[i:i + 2000], labels[i:i + 2000], strict=True))
+            rows = [{"text": p.text, "event_time": p.at, "published_at": p.at, "kafka_topic": "bench",
+                     "kafka_partition": 0, "kafka_offset": i + k} for k, (p, _) in enumerate(chunk)]
+            ids = session.scalars(insert(Article).returning(Article.id, sort_by_parameter_order=True), rows).all()
+            session.execute(insert(Prediction), [
+                {"article_id": a, "model_version": "bench", "topic": TOPIC, "topic_confidence": 1.0,
+                 "sentiment": label, "sentiment_confidence": 1.0, "p_negative": float(label == "negative"),
+                 "p_neutral": 0.0, "p_positive": 0.0} for a, (_, label) in zip(ids, chunk, strict=True)])
+
+
+def score(stream: Stream, alerts: list[Alert], groups: list[AlertGroup]) -> dict:
+    def near(at: datetime) -> date | None:
+        return next((d for d in stream.burst_days
+                     if datetime.combine(d, datetime.min.time(), UTC) <= at < datetime.combine(d, datetime.min.time(),
+                                                                                               UTC) + CATCH), None)
+
+    caught = {near(a.opened_at) for a in alerts} - {None}
+    false_groups = [g for g in groups if near(g.opened_at) is None]
+    span = (max(p.at for p in stream.posts) - min(p.at for p in stream.posts)) / timedelta(days=30)
+    return {
+        "burst_days": len(stream.burst_days), "caught": len(caught),
+        "recall": round(len(caught) / len(stream.burst_days), 3) if stream.burst_days else None,
+        "alert_groups": len(groups), "false_alerts": len(false_groups),
+        "false_alerts_per_30_days": round(len(false_groups) / span, 2) if span else None,
+        "scope_alerts": len(alerts), "false_opened_at": [g.opened_at.isoformat() for g in false_groups][:10],
+    }
+
+
+def run(stream: Stream, labels: list[str], source: str, admin_url: str, settings: AlertSettings) -> dict:
+    name = f"bench_alerts_{uuid.uuid4().hex[:8]}"
+    url = create_database(admin_url, name, exist_ok=False)
+    engine = None
+    try:
+        migrate.upgrade(url)
+        engine = make_engine(DatabaseSettings(url=url))
+        factory = make_session_factory(engine)
+        write(stream.posts, labels, factory)
+        t0 = time.perf_counter()
+        result = backfill_alerts(settings, factory)
+        seconds = time.perf_counter() - t0
+        with transaction(factory) as session:
+            alerts = list(session.scalars(select(Alert).order_by(Alert.id)))
+            groups = list(session.scalars(select(AlertGroup).order_by(AlertGroup.id)))
+        days = (max(p.at for p in stream.posts) - min(p.at for p in stream.posts)) / timedelta(days=1)
+        return {"stream": stream.name, "labels": source, "posts": len(stream.posts), "days": round(days, 1),
+                "negative_share": round(labels.count("negative") / len(labels), 3), **score(stream, alerts, groups),
+                "steps": result.steps, "detector_seconds": round(seconds, 1), "note": stream.note}
+    finally:
+        if engine is not None:
+            engine.dispose()
+        drop_database(admin_url, name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stream", action="append", choices=["demo", "low-volume", "taborda", "surge"])
+    parser.add_argument("--model", type=Path, help="also replay with this model directory's predictions")
+    parser.add_argument("--database-url", help="admin URL of a Postgres server (default: 127.0.0.1:5432)")
+    args = parser.parse_args(argv)
+    admin_url = args.database_url or reachable_local_postgres()
+    if admin_url is None:
+        parser.error("no Postgres at 127.0.0.1:5432; pass --database-url postgresql://user@host:port/postgres")
+    from monitor.settings import Settings
+
+    settings = Settings().alerts
+    for stream in streams(args.stream or ["demo", "low-volume", "taborda", "surge"]):
+        stream.posts.sort(key=lambda p: p.at)
+        print(json.dumps(run(stream, [p.sentiment for p in stream.posts], "true", admin_url, settings)), flush=True)
+        if args.model:
+            labels = model_labels(args.model, stream.posts)
+            print(json.dumps(run(stream, labels, "model", admin_url, settings)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
