@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, PositiveInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -91,16 +91,25 @@ class ModelSettings(BaseModel):
     )
     registry_dir: Path = Field(Path("models"), description="Folder where trained model versions are kept.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Inference device.")
-    precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="auto = bf16 autocast on CUDA, fp32 on CPU."
+    precision: Literal["auto", "fp32", "bf16", "bf16-weights"] = Field(
+        "auto",
+        description="auto = bf16 weights on CUDA (softmax in fp32), fp32 on CPU; bf16 = bf16 autocast "
+        "(pays on CPUs with AVX-512-bf16); bf16-weights = cast the weights on any device.",
     )
-    max_batch_size: int = Field(
-        128,
-        ge=1,
-        description="Flush a micro-batch when it holds this many messages (sorted by length, then sub-batched).",
+    max_batch_size: Literal["auto"] | PositiveInt = Field(
+        "auto",
+        description="Flush a micro-batch when it holds this many messages (sorted by length, then cut into "
+        "forward passes); auto = 1024 when the model runs on CUDA, 128 on CPU.",
     )
-    inference_batch_size: int = Field(
-        32, ge=1, description="Texts per forward pass; each sub-batch is padded to its own longest text."
+    inference_batch_size: Literal["auto"] | PositiveInt = Field(
+        "auto",
+        description="Most texts per forward pass, each pass padded to its own longest text; "
+        "auto = 1024 on CUDA, 32 on CPU.",
+    )
+    max_tokens: Literal["auto"] | PositiveInt = Field(
+        "auto",
+        description="Token budget of one forward pass (texts x longest text); auto = 65536 on CUDA, "
+        "inference_batch_size x max_length on CPU (the text count alone decides there).",
     )
     max_wait_ms: int = Field(200, ge=1, description="Flush a micro-batch when its oldest message waited this long.")
     max_length: int = Field(64, ge=8, description="Token limit per text at inference.")

@@ -16,6 +16,11 @@ from monitor.settings import KafkaSettings
 
 BOOTSTRAP_SETTING = "MONITOR_KAFKA__BOOTSTRAP_SERVERS"
 
+TYPICAL_MESSAGE_BYTES = 1024
+"""Headlines and tweets with their JSON envelope; full wire stories are larger but rarer."""
+MIN_PARTITION_FETCH_BYTES = 1024 * 1024
+FETCH_MAX_BYTES = 64 * 1024 * 1024
+
 
 @contextmanager
 def broker_errors(settings: KafkaSettings) -> Iterator[None]:
@@ -45,10 +50,30 @@ def _base(settings: KafkaSettings, role: str) -> dict[str, Any]:
     }
 
 
-def make_consumer(settings: KafkaSettings, **overrides: Any) -> KafkaConsumer:
-    """A group member with auto-commit off: the worker commits offsets itself, after the database."""
+def fetch_options(flush_size: int) -> dict[str, Any]:
+    """Fetch sizes that fill a flush of ``flush_size`` messages from one partition's fetch response.
+
+    One poll hands over at most ``max_poll_records``, so it is the flush size; a fetch response
+    carries at most ``max_partition_fetch_bytes`` per partition, so one partition's share holds a
+    whole flush of typical messages (a larger message is still returned, alone, by the broker).
+    """
+    partition_bytes = max(MIN_PARTITION_FETCH_BYTES, flush_size * TYPICAL_MESSAGE_BYTES)
+    return {
+        "max_poll_records": flush_size,
+        "max_partition_fetch_bytes": partition_bytes,
+        "fetch_max_bytes": max(FETCH_MAX_BYTES, partition_bytes),
+    }
+
+
+def make_consumer(settings: KafkaSettings, flush_size: int = 1024, **overrides: Any) -> KafkaConsumer:
+    """A group member with auto-commit off: the worker commits offsets itself, after the database.
+
+    Records are CRC-checked by kafka-python with the ``crc32c`` C extension (a dependency): its
+    pure-Python fallback costs about 0.3 ms per record, more than the rest of the pipeline.
+    """
     options = {
         **_base(settings, "worker"),
+        **fetch_options(flush_size),
         "group_id": settings.consumer_group,
         "enable_auto_commit": False,
         "auto_offset_reset": settings.auto_offset_reset,

@@ -31,7 +31,9 @@ DEAD_LETTER_MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 
 def batch_policy(settings: Settings) -> BatchPolicy:
-    return BatchPolicy(settings.model.max_batch_size, settings.model.max_wait_ms / 1000)
+    from monitor.model.devices import resolve_batching  # "auto" flush size: 1024 on CUDA, 128 on CPU
+
+    return BatchPolicy(resolve_batching(settings.model).flush_size, settings.model.max_wait_ms / 1000)
 
 
 def build_worker(
@@ -44,7 +46,7 @@ def build_worker(
     """A worker wired to Kafka and Postgres as configured (nothing is consumed until ``run()``)."""
     k = settings.kafka
     ensure_dead_letter_topic(k)
-    consumer = make_consumer(k, **(consumer_options or {}))
+    consumer = make_consumer(k, flush_size=batch_policy(settings).max_size, **(consumer_options or {}))
     try:
         producer = make_producer(k, role="dead-letters", max_request_size=DEAD_LETTER_MAX_REQUEST_BYTES)
     except BaseException:
