@@ -34,7 +34,7 @@ class Follow:
     """An open episode's windows (at its own scale) over the scan's remaining steps."""
 
     alert: Alert
-    scale: int
+    scale: np.ndarray  # window length in steps, per step
     steps: np.ndarray
     count: np.ndarray
     negative: np.ndarray
@@ -95,10 +95,17 @@ class EpisodeBook:
         session.flush()
 
     def _follow(self, alert: Alert, *, after: datetime) -> Follow:
+        """Each later step's window: the episode's own scale, or the next wider one with enough articles
+        (a burst can make a short window usable that the usual volume never fills again)."""
         scan = self.scan
-        scale = max(1, alert.window_minutes // scan.step_minutes)
+        own = max(1, alert.window_minutes // scan.step_minutes)
         steps = scan.steps[scan.steps >= _first_after(scan, after)]
-        n, k = scan.window(alert.scope, scale, steps)
+        scale = np.full(len(steps), own)
+        n, k = scan.window(alert.scope, own, steps)
+        for wider in [s for s in scan.scales if s > own]:
+            thin = n < self.rules.min_count
+            wn, wk = scan.window(alert.scope, wider, steps)
+            n, k, scale = np.where(thin, wn, n), np.where(thin, wk, k), np.where(thin, wider, scale)
         frozen = share(alert.baseline_negative, alert.baseline_count)
         thick = n >= self.rules.min_count
         shares = np.divide(k, n, out=np.zeros(len(n)), where=thick)
@@ -116,9 +123,10 @@ class EpisodeBook:
             shares = np.where(thick, follow.negative / np.maximum(follow.count, 1), -1.0)
             if shares.max() > alert.peak_share:
                 alert.peak_share = float(shares.max())
-                peak_j = int(follow.steps[np.argmax(shares)])
-                alert.peak = self._frozen_figures(alert, follow.scale, peak_j).as_json()
-            _set_plain(alert, self._frozen_figures(alert, follow.scale, int(follow.steps[thick][-1])))
+                at = int(np.argmax(shares))
+                alert.peak = self._frozen_figures(alert, int(follow.scale[at]), int(follow.steps[at])).as_json()
+            last = int(np.flatnonzero(thick)[-1])
+            _set_plain(alert, self._frozen_figures(alert, int(follow.scale[last]), int(follow.steps[last])))
         alert.updated_at = self.scan.time(int(follow.steps[upto][-1]))
 
     def _frozen_figures(self, alert: Alert, scale: int, j: int) -> Figures:
@@ -133,7 +141,8 @@ class EpisodeBook:
             self._settle(follow, j)
             alert = follow.alert
             alert.status, alert.resolved_at = "resolved", self.scan.time(j)
-            alert.resolution = self._frozen_figures(alert, follow.scale, j).as_json()
+            at = int(np.flatnonzero(follow.steps == j)[0])
+            alert.resolution = self._frozen_figures(alert, int(follow.scale[at]), j).as_json()
             del self.open[scope]
             self.last_resolved[scope] = alert.resolved_at
             self.result.resolved.append(alert)

@@ -1,0 +1,193 @@
+"""Episodes on a real Postgres: thin windows, frozen baselines, tickers, long backfills, bad rows, defaults."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from monitor.alerts import BackfillOverlap, backfill_alerts, check_alerts, describe_scopes
+from monitor.alerts.counts import load_bucket_counts
+from monitor.settings import AlertSettings
+from monitor.store import transaction
+from monitor.store.orm import ALL_TOPICS, Alert, AlertGroup, Article
+
+from .streams import T0, Item, background, write_items
+
+pytestmark = pytest.mark.integration
+
+RULES = AlertSettings(baseline_minutes=12 * 60, cooldown_minutes=60)
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "alerts.py"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_alerts", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def all_alerts(factory) -> list[Alert]:
+    with transaction(factory) as session:
+        return list(session.scalars(select(Alert).order_by(Alert.id)))
+
+
+def burst(start: datetime, minutes: int, topic: str = "Earnings", every: int = 2, text: str = "plunge") -> list[Item]:
+    return [Item(start + timedelta(minutes=m, seconds=20), topic, "negative", f"{text} {m}")
+            for m in range(0, minutes, every)]
+
+
+def test_no_resolution_on_an_empty_or_thin_window(session_factory):
+    """After the burst the feed goes silent, then trickles: neither is evidence that the share fell."""
+    quiet = list(background(T0, 12, ["Earnings"], per_hour=30, negative=0.1, seed=1))
+    spike = burst(T0 + timedelta(hours=12), 60)
+    trickle = [Item(T0 + timedelta(hours=16, minutes=10 * i), "Earnings", "neutral", f"calm {i}") for i in range(5)]
+    with transaction(session_factory) as session:
+        write_items(quiet + spike, session=session)
+    check_alerts(RULES, session_factory)
+    [alert] = [a for a in all_alerts(session_factory) if a.scope == "Earnings"]
+    assert alert.status == "open"
+    with transaction(session_factory) as session:
+        write_items(trickle, session=session)  # 5 articles in an hour, all neutral: below min_count
+    check_alerts(RULES, session_factory)
+    [alert] = [a for a in all_alerts(session_factory) if a.scope == "Earnings"]
+    assert alert.status == "open" and alert.resolution is None
+    assert alert.peak["window_count"] >= RULES.min_count  # thin windows never make the peak
+    calm = list(background(T0 + timedelta(hours=18), 2, ["Earnings"], per_hour=30, negative=0.0, seed=2))
+    with transaction(session_factory) as session:
+        write_items(calm, session=session)
+    check_alerts(RULES, session_factory)
+    [alert] = [a for a in all_alerts(session_factory) if a.scope == "Earnings"]
+    assert alert.status == "resolved" and alert.resolved_at > T0 + timedelta(hours=18)
+    assert alert.resolution["window_count"] >= RULES.min_count
+
+
+def test_baseline_frozen_while_a_long_burst_lasts(session_factory):
+    """A ten-hour burst against a twelve-hour trailing baseline: a moving baseline would absorb it and
+    resolve the alert mid-burst; the frozen one keeps it open until the share really falls."""
+    items = list(background(T0, 30, ["Earnings"], per_hour=30, negative=0.1, seed=3))
+    start, end = T0 + timedelta(hours=14), T0 + timedelta(hours=24)
+    items = [it for it in items if not start <= it.at < end] + [
+        Item(it.at, it.topic, "negative" if i % 10 < 8 else "neutral", it.text)
+        for i, it in enumerate(x for x in items if start <= x.at < end)
+    ]
+    with transaction(session_factory) as session:
+        write_items(items, session=session)
+    backfill_alerts(RULES, session_factory)
+    [alert] = [a for a in all_alerts(session_factory) if a.scope == "Earnings"]
+    assert start < alert.opened_at <= start + timedelta(hours=1)
+    assert alert.resolved_at > end  # not while the window is still ~80 % negative
+    assert alert.resolution["baseline_share"] == alert.opening["baseline_share"] < 0.2
+    assert alert.resolution["baseline_count"] == alert.opening["baseline_count"]
+    assert alert.peak["observed_share"] >= 0.7
+    assert alert.opening["window_end"] == alert.opened_at.isoformat()
+
+
+def test_ticker_scopes_from_cashtags_and_the_tickers_field(session_factory):
+    quiet = list(background(T0, 20, ["Markets"], per_hour=40, negative=0.1, seed=4))
+    with transaction(session_factory) as session:
+        write_items(quiet, session=session)
+        ids = write_items(
+            [Item(T0 + timedelta(hours=14, minutes=4 * i), "Markets", "negative", f"$TSLA recall {i}, down $5")
+             for i in range(15)]
+            + [Item(T0 + timedelta(hours=14, minutes=4 * i + 1), "Markets", "neutral", f"deliveries {i}")
+               for i in range(3)],
+            session=session,
+        )
+        # The last three name the ticker only in the message's tickers field (lower case, with a "$").
+        session.execute(update(Article).where(Article.id.in_(ids[-3:])).values(tickers=["$tsla", "5"]))
+        counts = load_bucket_counts(T0, 20 * 6, timedelta(minutes=10), tickers=True, session=session)
+    assert set(counts.total) == {"Markets", ALL_TOPICS, "$TSLA"}  # "$5" and "5" are not tickers
+    assert counts.total["$TSLA"].sum() == 18 and counts.negative["$TSLA"].sum() == 15
+    backfill_alerts(RULES, session_factory)
+    scopes = {a.scope: a for a in all_alerts(session_factory)}
+    assert "$TSLA" in scopes
+    tsla = scopes["$TSLA"]
+    assert T0 + timedelta(hours=14) < tsla.opened_at <= T0 + timedelta(hours=15)
+    assert tsla.examples and all("$TSLA" in e["headline"] for e in tsla.examples)
+    # The ticker had no baseline of its own: it is judged against all topics' (10 % negative).
+    assert tsla.opening["baseline_count"] >= RULES.min_baseline_count and tsla.opening["baseline_share"] < 0.2
+
+
+def test_backfill_of_a_year_steps_through_everything_quickly(session_factory):
+    year = list(background(datetime(2023, 1, 1, tzinfo=UTC), 365 * 24, ["Earnings", "Macro"], per_hour=1,
+                           negative=0.15, seed=5))
+    bursts = [datetime(2023, 3, 10, 9, tzinfo=UTC), datetime(2023, 9, 20, 13, tzinfo=UTC)]
+    items = year + [it for b in bursts for it in burst(b, 240, "Macro", every=10)]
+    with transaction(session_factory) as session:
+        write_items(items, session=session)
+    t0 = time.perf_counter()
+    result = backfill_alerts(AlertSettings(), session_factory)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 60, f"a year of history took {elapsed:.0f} s"
+    first, last = min(it.at for it in items), max(it.at for it in items)
+    # No silent skip: the evaluated steps cover the whole history, every 10 minutes.
+    assert result.evaluated_from <= first and result.now == last
+    assert result.steps == -(-(last - result.evaluated_from) // timedelta(minutes=10))
+    opened = sorted(a.opened_at for a in all_alerts(session_factory) if a.scope == "Macro")
+    assert len(opened) == 2 and all(b < o <= b + timedelta(hours=5) for b, o in zip(bursts, opened, strict=True))
+    with transaction(session_factory) as session:
+        groups = session.scalars(select(AlertGroup)).all()
+    alerts = all_alerts(session_factory)
+    for b in bursts:  # each burst: Macro and all topics in one group, so one notification
+        during = [a for a in alerts if b < a.opened_at <= b + timedelta(hours=5)]
+        assert {a.scope for a in during} == {"Macro", ALL_TOPICS} and len({a.group_id for a in during}) == 1
+    with transaction(session_factory) as session:
+        groups = session.scalars(select(AlertGroup)).all()
+    assert len(groups) - len(bursts) <= 12  # binomial noise over a year: at most one false alert a month
+    assert check_alerts(AlertSettings(), session_factory).steps == 0  # the checkpoint is at the end
+    with pytest.raises(BackfillOverlap, match="already evaluated"):
+        backfill_alerts(AlertSettings(), session_factory, since=first)
+
+
+def test_rows_dated_in_year_1_or_9999_are_left_out_not_fatal(session_factory):
+    items = list(background(T0, 20, ["Earnings"], per_hour=30, negative=0.1, seed=6)) + burst(
+        T0 + timedelta(hours=14), 60)
+    with transaction(session_factory) as session:
+        write_items(items, session=session)
+        write_items([Item(datetime(1, 1, 1, tzinfo=UTC), "Earnings", "negative", "ancient"),
+                     Item(datetime(9999, 12, 31, tzinfo=UTC), "Earnings", "negative", "far future")],
+                    session=session)
+    result = check_alerts(RULES, session_factory)
+    assert (result.left_out_too_old, result.left_out_in_future) == (1, 1)
+    assert result.evaluated_from <= T0 and result.steps < 200  # not two thousand years of steps
+    assert "Earnings" in {a.scope for a in result.opened}
+
+
+def test_status_says_which_scales_can_decide_and_why_not(session_factory):
+    quiet = list(background(T0, 8 * 24, ["Earnings"], per_hour=2, negative=0.2, seed=7))
+    rare = [Item(T0 + timedelta(days=7, hours=h), "IPO", "neutral", f"ipo {h}") for h in range(3)]
+    with transaction(session_factory) as session:
+        write_items(quiet + rare, session=session)
+        now, scopes = describe_scopes(AlertSettings(), session=session)
+    by_scope = {s.scope: s for s in scopes}
+    earnings = by_scope["Earnings"]
+    # 2 an hour: 1 h (2 articles) cannot decide; 6 h (12) and longer can.
+    assert [s.usable for s in earnings.scales] == [False, True, True, True]
+    assert earnings.verdict == "decides on 6 h, 1 d, 3 d windows"
+    assert earnings.articles_per_day == pytest.approx(48, rel=0.1)
+    ipo = by_scope["IPO"]
+    assert not ipo.usable and ipo.verdict.startswith("insufficient data: the widest window (3 d) holds 3 articles")
+
+
+@pytest.mark.parametrize("name", ["low-volume", "demo"])
+def test_default_settings_catch_the_bursts_with_few_false_alerts(session_factory, name):
+    """The Done-when of issue 16, under DEFAULT settings: ~30 posts a day with eight bearish days, and
+    the demo's stream with its injected burst."""
+    bench = load_bench()
+    [stream] = bench.streams([name])
+    stream.posts.sort(key=lambda p: p.at)
+    bench.write(stream.posts, [p.sentiment for p in stream.posts], session_factory)
+    backfill_alerts(AlertSettings(), session_factory)
+    with transaction(session_factory) as session:
+        alerts = list(session.scalars(select(Alert)))
+        groups = list(session.scalars(select(AlertGroup)))
+    figures = bench.score(stream, alerts, groups)
+    assert figures["caught"] == figures["burst_days"] >= 1, figures
+    assert figures["false_alerts_per_30_days"] <= 1, figures
