@@ -45,13 +45,21 @@ def _time(shaped: pd.DataFrame) -> alt.X:
 
 
 def time_axis(span: pd.Timedelta) -> alt.Axis:
-    """Clock times for a day or so, one tick per day for a week or so, dates beyond."""
-    common = {"title": None, "labelAngle": 0, "labelFlush": True, "grid": False}
+    """Clock times for a day or so, one tick per day for a week or so, dates with the year beyond (replays and
+    backfills are often from another year), months for spans over a year (one label per tick, no repeats)."""
+    common = {"title": None, "labelAngle": 0, "labelFlush": True, "grid": False, "labelOverlap": True}
     if span <= pd.Timedelta(hours=36):
         return alt.Axis(format="%H:%M", tickCount=6, **common)
     if span <= pd.Timedelta(days=10):
         return alt.Axis(format="%a %b %d", tickCount="day", **common)
-    return alt.Axis(format="%b %d", tickCount=6, **common)
+    if span <= pd.Timedelta(days=400):
+        return alt.Axis(format="%b %d, %Y", tickCount=5, **common)
+    return alt.Axis(format="%b %Y", tickCount="month", **common)
+
+
+def _legend(symbol: str) -> alt.Legend:
+    # Two columns with no label limit: topic names such as "Stock Commentary" are never cut off.
+    return alt.Legend(title=None, orient="bottom", columns=2, labelLimit=0, columnPadding=16, symbolType=symbol)
 
 
 def volume_chart(shaped: pd.DataFrame, topics: Sequence[str], height: int = 260) -> alt.Chart:
@@ -63,15 +71,13 @@ def volume_chart(shaped: pd.DataFrame, topics: Sequence[str], height: int = 260)
         .mark_area(interpolate="monotone", line={"strokeWidth": 1}, opacity=0.85)
         .encode(
             x=_time(shaped),
-            y=alt.Y("articles:Q", stack="zero", title="articles", axis=alt.Axis(tickCount=5)),
-            color=alt.Color(
-                "topic:N",
-                scale=topic_colors(topics),
-                sort=list(topics),
-                legend=alt.Legend(
-                    title=None, orient="bottom", columns=3, labelLimit=180, symbolType="circle"
-                ),
+            y=alt.Y(
+                "articles:Q",
+                stack="zero",
+                title="articles",
+                axis=alt.Axis(tickCount=5, format="d", tickMinStep=1),  # counts: never 0.5 or 1.5
             ),
+            color=alt.Color("topic:N", scale=topic_colors(topics), sort=list(topics), legend=_legend("circle")),
             order=alt.Order("topic_order:Q"),
             opacity=alt.condition(pick, alt.value(0.9), alt.value(0.15)),
             tooltip=[
@@ -90,9 +96,13 @@ def volume_chart(shaped: pd.DataFrame, topics: Sequence[str], height: int = 260)
 def negative_share_chart(
     shaped: pd.DataFrame, topics: Sequence[str], alerts: pd.DataFrame | None = None, height: int = 260
 ) -> alt.LayerChart:
-    """Negative share per topic (thin lines) and for all topics (thick), with alert openings marked."""
+    """Negative share per topic (thin lines) and for all topics (thick), with alert openings marked.
+
+    Buckets with too few articles for a share stay empty, which draws as a gap; a dot on every share keeps a
+    thin topic's isolated buckets visible instead of vanishing with their line.
+    """
     pick = alt.selection_point(fields=["topic"], bind="legend")
-    base = alt.Chart(shaped.dropna(subset=["share"])).encode(
+    base = alt.Chart(shaped).encode(
         x=_time(shaped),
         y=alt.Y(
             "share:Q",
@@ -104,7 +114,7 @@ def negative_share_chart(
             "topic:N",
             scale=topic_colors(topics),
             sort=[*topics, ALL_TOPICS_LABEL],
-            legend=alt.Legend(title=None, orient="bottom", columns=3, labelLimit=180, symbolType="stroke"),
+            legend=_legend("stroke"),
         ),
         tooltip=[
             alt.Tooltip("bucket:T", title="from (UTC)", format="%b %d %H:%M"),
@@ -114,7 +124,7 @@ def negative_share_chart(
         ],
     )
     lines = (
-        base.mark_line(interpolate="monotone")
+        base.mark_line(interpolate="monotone", point=alt.OverlayMarkDef(filled=True, size=16))
         .encode(
             strokeWidth=alt.condition(f"datum.topic == '{ALL_TOPICS_LABEL}'", alt.value(3.5), alt.value(1.6)),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
@@ -127,19 +137,22 @@ def negative_share_chart(
     return alt.layer(*layers).properties(height=height)
 
 
-def _alert_marks(alerts: pd.DataFrame) -> alt.Chart:
-    return (
-        alt.Chart(alerts)
-        .mark_rule(color=ALERT_COLOR, strokeDash=[4, 3], strokeWidth=1.5)
-        .encode(
-            x=alt.X("at:T", scale=alt.Scale(type="utc")),
-            tooltip=[
-                alt.Tooltip("scope:N", title="alert"),
-                alt.Tooltip("at:T", title="detected at (UTC)", format="%b %d %H:%M"),
-                alt.Tooltip("observed_share:Q", title="negative", format=".0%"),
-            ],
-        )
+def _alert_marks(alerts: pd.DataFrame) -> alt.LayerChart:
+    """A dashed rule at each alert's event time and a marker at its share: two alerts at one time (a topic and
+    all topics together) show as two markers on the rule, each with its own tooltip."""
+    base = alt.Chart(alerts).encode(
+        x=alt.X("at:T", scale=alt.Scale(type="utc")),
+        tooltip=[
+            alt.Tooltip("scope:N", title="alert"),
+            alt.Tooltip("at:T", title="detected at (UTC)", format="%Y-%m-%d %H:%M"),
+            alt.Tooltip("observed_share:Q", title="negative", format=".0%"),
+        ],
     )
+    rules = base.mark_rule(color=ALERT_COLOR, strokeDash=[4, 3], strokeWidth=1.5)
+    markers = base.mark_point(shape="triangle-down", filled=True, size=110, color=ALERT_COLOR, opacity=1).encode(
+        y=alt.Y("observed_share:Q")
+    )
+    return alt.layer(rules, markers)
 
 
 def throughput_chart(per_minute: pd.DataFrame, height: int = 150) -> alt.Chart:

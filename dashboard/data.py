@@ -144,6 +144,26 @@ def training_runs() -> list[dict[str, Any]]:
         return queries.fetch_training_runs(session=s)
 
 
+@st.cache_data(ttl=SLOW_TTL, show_spinner=False)
+def model_files(path: str) -> dict[str, Any]:
+    """From a model directory: its ``card.md`` (None when absent) and its training arguments (config.json)."""
+    import json
+    from pathlib import Path
+
+    folder = Path(path)
+    card = folder / "card.md"
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    training = config.get("training") if isinstance(config.get("training"), dict) else {}
+    return {
+        "card": card.read_text(encoding="utf-8") if card.is_file() else None,
+        "arguments": training.get("arguments") if isinstance(training.get("arguments"), dict) else None,
+        "readable": bool(config),
+    }
+
+
 # Writes: one transaction each, then every cached read is dropped so the page shows the change at once.
 
 

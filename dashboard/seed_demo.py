@@ -86,8 +86,11 @@ def _negative_share(topic: str, t: datetime, now: datetime, base: dict[str, floa
     return base[topic]
 
 
-def plan_articles(rng: random.Random, now: datetime, days: int, n: int) -> list[tuple[datetime, str, bool]]:
-    """(event time, topic, negative?) for about ``n`` articles over ``days`` days ending now."""
+def plan_articles(
+    rng: random.Random, now: datetime, days: int, n: int, *, burst: bool = True
+) -> list[tuple[datetime, str, bool]]:
+    """(event time, topic, negative?) for about ``n`` articles over ``days`` days ending now (the burst in the
+    last BURST_FOR unless ``burst`` is false)."""
     _, _, counts = load_headlines()
     topics, weights = list(counts), list(counts.values())
     base = {t: rng.uniform(0.12, 0.3) for t in topics} | {BURST_TOPIC: 0.14}
@@ -98,9 +101,11 @@ def plan_articles(rng: random.Random, now: datetime, days: int, n: int) -> list[
         if rng.random() > _rate(t):
             continue
         topic = rng.choices(topics, weights)[0]
-        if t > now - BURST_FOR and rng.random() < 0.5:
+        in_burst = burst and t > now - BURST_FOR
+        if in_burst and rng.random() < 0.5:
             topic = BURST_TOPIC  # the burst: many more earnings stories, mostly bad
-        planned.append((t, topic, rng.random() < _negative_share(topic, t, now, base)))
+        share = _negative_share(topic, t, now, base) if in_burst else base[topic]
+        planned.append((t, topic, rng.random() < share))
     return sorted(planned)
 
 
@@ -127,15 +132,16 @@ def _prediction(rng: random.Random, topic: str, negative: bool, version: str) ->
 
 
 def seed_articles(
-    session: Session, rng: random.Random, now: datetime, days: int, n: int, promoted_at: datetime
+    session: Session, rng: random.Random, now: datetime, days: int, n: int, promoted_at: datetime,
+    *, burst: bool = True, id_prefix: str = "demo", first_offset: int = 0,
 ) -> list[dict[str, Any]]:
     negative_texts, other_texts, _ = load_headlines()
     rows, preds = [], []
-    for i, (t, topic, negative) in enumerate(plan_articles(rng, now, days, n)):
+    for i, (t, topic, negative) in enumerate(plan_articles(rng, now, days, n, burst=burst)):
         pool = negative_texts.get(topic) if negative and negative_texts.get(topic) else other_texts[topic]
         rows.append(
             {
-                "external_id": f"demo-{i}",
+                "external_id": f"{id_prefix}-{i}",
                 "source": rng.choices(list(SOURCES), list(SOURCES.values()))[0],
                 "text": rng.choice(pool),
                 "published_at": t,
@@ -143,7 +149,7 @@ def seed_articles(
                 "received_at": t + timedelta(seconds=rng.uniform(0.2, 4)),
                 "kafka_topic": "news",
                 "kafka_partition": i % 3,
-                "kafka_offset": i // 3,
+                "kafka_offset": first_offset + i // 3,
                 "lang": "en",
             }
         )
@@ -296,9 +302,19 @@ def seed_pipeline(session: Session, rows: list[dict[str, Any]], now: datetime) -
 
 
 def seed_demo(
-    session: Session, *, now: datetime | None = None, days: int = 3, articles: int = 6000, seed: int = 7
+    session: Session,
+    *,
+    now: datetime | None = None,
+    days: int = 3,
+    articles: int = 6000,
+    seed: int = 7,
+    quiet_days_after: int = 0,
 ) -> Seeded:
-    """Write the demo data into an empty database; the caller commits."""
+    """Write the demo data into an empty database; the caller commits.
+
+    ``quiet_days_after``: ordinary news for that many days after the burst, as in `monitor demo`'s replay,
+    where the burst sits weeks before the stream's last article.
+    """
     if session.scalar(select(func.count()).select_from(Article)):
         raise MonitorError(
             "the database already holds articles; seed an empty one (monitor db upgrade on a new "
@@ -311,6 +327,11 @@ def seed_demo(
     seed_models(session, now, promoted_at)
     alert_id = seed_alerts(session, rows, now)
     seed_pipeline(session, rows, now)
+    if quiet_days_after:
+        after = now + timedelta(days=quiet_days_after)
+        n_after = articles * quiet_days_after // days // 4  # a quieter stream than the burst's days
+        seed_articles(session, rng, after, quiet_days_after, n_after, promoted_at, burst=False, id_prefix="after",
+                      first_offset=len(rows))
     session.flush()
     return Seeded(
         articles=len(rows), negative=sum(r["sentiment"] == "negative" for r in rows), alert_id=alert_id

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import streamlit as st
 
 from dashboard import data
-from dashboard.shaping import RANGE_PARAMS, RANGES, Window, resolve_window
+from dashboard.shaping import RANGE_PARAMS, RANGES, Window, default_range, resolve_window
 from monitor.settings import Settings
 
 
@@ -43,20 +44,29 @@ def analyst() -> str:
     return (st.session_state.get("analyst") or "").strip() or "dashboard"
 
 
-def pick_window(key: str, default: str = "Last 24 hours") -> Window | None:
-    """A time range selector; None when there are no articles at all (the caller shows the empty state)."""
+def pick_window(
+    key: str, default: str = "Last 24 hours", alert_times: Iterable[datetime] = ()
+) -> Window | None:
+    """A time range selector; None when there are no articles at all (the caller shows the empty state).
+
+    Without a ``range`` in the URL it opens on ``default`` widened to take in the latest of ``alert_times``,
+    counted back from the latest article's event time.
+    """
     earliest, latest = data.time_bounds()
     if latest is None:
         return None
+    now = datetime.now(UTC)
     options = list(RANGES)
-    wanted = RANGE_PARAMS.get(str(st.query_params.get("range", "")), default)
+    opening = default_range(now, latest, alert_times, default)
+    wanted = RANGE_PARAMS.get(str(st.query_params.get("range", "")), opening)
     choice = st.selectbox("Time range", options, index=options.index(wanted), key=key)
-    window = resolve_window(RANGES[choice], datetime.now(UTC), earliest, latest)
+    window = resolve_window(RANGES[choice], now, earliest, latest)
     if window.shifted:
+        why = ", which hold the latest alert" if choice == opening and opening != default else ""
+        shown = "all of them" if RANGES[choice] is None else f"the {choice.lower().removeprefix('last ')} up to then"
         st.caption(
-            f":material/history: Nothing arrived in the {choice.lower()}; showing the "
-            f"{choice.lower().removeprefix('last ')} up to the latest article "
-            f"({latest:%Y-%m-%d %H:%M} UTC)."
+            f":material/history: The articles' event times end {latest:%Y-%m-%d %H:%M} UTC (a replay or "
+            f"backfill): showing {shown}{why}."
         )
     return window
 

@@ -59,8 +59,8 @@ def table(flt: ArticleFilter) -> None:
         width="stretch",
         height=620,
         column_config={
-            "event_time": st.column_config.DatetimeColumn("time (UTC)", format="MMM D HH:mm"),
-            "headline": st.column_config.TextColumn("headline", width="large"),
+            "event_time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm"),
+            "headline": st.column_config.TextColumn("headline", width="medium"),
             "topic_confidence": st.column_config.ProgressColumn("topic conf.", **confidence),
             "sentiment_confidence": st.column_config.ProgressColumn("sentiment conf.", **confidence),
             "model_version": "model",

@@ -26,32 +26,33 @@ def waiting_labels() -> None:
 
 def item(row: dict[str, Any], can_write: bool) -> None:
     article_id = int(row["article_id"])
+    topic_guess = shaping.model_guess(row["topic"], row["topic_confidence"])
+    sentiment_guess = shaping.model_guess(row["sentiment"], row["sentiment_confidence"])
     with st.container(border=True):
-        st.markdown(f"**{row['title'] or row['text']}**" + (f"  \n{row['text']}" if row["title"] else ""))
+        # Plain text: tweets carry `**`, `$TSLA` and numbered lines that Markdown would reinterpret.
+        if row["title"]:
+            st.text(row["title"])
+        st.text(row["text"])
         st.caption(
-            f"{row['source'] or 'unknown source'} · {row['event_time']:%b %d %H:%M} UTC · "
+            f"{row['source'] or 'unknown source'} · {row['event_time']:%Y-%m-%d %H:%M} UTC · "
             f"model {row['model_version']} · article {article_id}"
         )
         if not can_write:
-            st.caption(
-                f"Model says {row['topic']} ({row['topic_confidence']:.0%}), "
-                f"{row['sentiment']} ({row['sentiment_confidence']:.0%})."
-            )
+            st.caption(f"Model's guess: {topic_guess}, {sentiment_guess}.")
             return
         with st.form(f"label-{article_id}", border=False):
-            topics, t_index = shaping.label_options(TOPIC_LABELS, row["topic"])
-            sentiments, s_index = shaping.label_options(SENTIMENT_LABELS, row["sentiment"])
             c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
             topic = c1.selectbox(
-                f"Topic · model {row['topic_confidence']:.0%} sure",
-                topics,
-                index=t_index,
+                f"Topic · model's guess: {topic_guess}",
+                shaping.label_options(TOPIC_LABELS),
+                index=None,
+                placeholder="choose the topic",
                 key=f"topic-{article_id}",
             )
             sentiment = c2.radio(
-                f"Sentiment · model {row['sentiment_confidence']:.0%} sure",
-                sentiments,
-                index=s_index,
+                f"Sentiment · model's guess: {sentiment_guess}",
+                shaping.label_options(SENTIMENT_LABELS),
+                index=None,
                 horizontal=True,
                 key=f"sentiment-{article_id}",
             )
@@ -59,9 +60,8 @@ def item(row: dict[str, Any], can_write: bool) -> None:
                 save(article_id, topic, sentiment)
 
 
-def save(article_id: int, topic: str, sentiment: str) -> None:
-    chosen_topic = None if topic == shaping.SKIP_LABEL else topic
-    chosen_sentiment = None if sentiment == shaping.SKIP_LABEL else sentiment
+def save(article_id: int, topic: str | None, sentiment: str | None) -> None:
+    chosen_topic, chosen_sentiment = shaping.chosen_label(topic), shaping.chosen_label(sentiment)
     if chosen_topic is None and chosen_sentiment is None:
         st.warning("Pick a topic or a sentiment to save.")
         return

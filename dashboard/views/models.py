@@ -10,8 +10,6 @@ from dashboard import charts, data, shaping, ui
 from monitor.errors import MonitorError
 
 settings = data.settings()
-SCORE = st.column_config.NumberColumn(format="%.3f")
-DELTA = st.column_config.NumberColumn(format="%+.3f")
 
 
 def champion_panel(versions: list[dict[str, Any]]) -> None:
@@ -23,18 +21,48 @@ def champion_panel(versions: list[dict[str, Any]]) -> None:
             icon=":material/warning:",
         )
         return
+    promoted = f" · promoted {champion['promoted_at']:%Y-%m-%d %H:%M} UTC" if champion["promoted_at"] else ""
+    st.subheader(f"Champion: {champion['version']}", anchor=False)
+    st.caption(f"Served by every worker{promoted} · `{champion['path']}`")
     scores = shaping.headline_scores(champion["scores"])
-    cols = st.columns([2] + [1] * len(shaping.HEADLINE_SCORES))
-    promoted = f"{champion['promoted_at']:%b %d %H:%M} UTC" if champion["promoted_at"] else None
-    cols[0].metric(
-        "Champion", champion["version"], help=f"promoted {promoted}" if promoted else None, border=True
-    )
-    for col, name in zip(cols[1:], shaping.HEADLINE_SCORES, strict=True):
+    for col, name in zip(st.columns(len(shaping.HEADLINE_SCORES)), shaping.HEADLINE_SCORES, strict=True):
+        target = shaping.TARGET_SCORES[name]
         col.metric(
-            name.replace(".", " ").replace("_", " "),
+            shaping.SCORE_LABELS[name],
             f"{scores[name]:.3f}" if name in scores else "—",
+            help=f"On the bundled validation split; `monitor train --preset full` reaches {target:.3f}.",
             border=True,
         )
+    files = data.model_files(champion["path"])
+    quality_note(champion, files)
+    card_panel(files)
+
+
+def quality_note(champion: dict[str, Any], files: dict[str, Any]) -> None:
+    """Say so when the champion is the quick starter or scores under the full preset's level."""
+    low = shaping.below_target(champion["scores"])
+    if not low:
+        return
+    gaps = ", ".join(f"{shaping.SCORE_LABELS[n].lower()} {v:.3f} vs {t:.3f}" for n, (v, t) in low.items())
+    what = (
+        "the quick starter model (trained in minutes so the demo can start)"
+        if shaping.is_quick_starter(champion["path"], files["arguments"])
+        else "below the full preset's level"
+    )
+    st.warning(
+        f"The champion is {what}: {gaps}. Train the full model (about 40 minutes on 2 CPU cores) and make it "
+        "the champion: `monitor train --preset full --out models/full` then "
+        "`monitor models register models/full --champion`.",
+        icon=":material/trending_down:",
+    )
+
+
+def card_panel(files: dict[str, Any]) -> None:
+    if files["card"]:
+        with st.expander("Model card", icon=":material/description:"):
+            st.markdown(files["card"])
+    elif not files["readable"]:
+        st.caption("The champion's directory is not readable from the dashboard, so its model card is not shown.")
 
 
 def versions_panel(versions: list[dict[str, Any]]) -> None:
@@ -47,9 +75,10 @@ def versions_panel(versions: list[dict[str, Any]]) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            **{name: SCORE for name in shaping.HEADLINE_SCORES},
-            "created": st.column_config.DatetimeColumn(format="MMM D HH:mm"),
-            "promoted": st.column_config.DatetimeColumn(format="MMM D HH:mm"),
+            **{name: st.column_config.NumberColumn(shaping.SCORE_LABELS[name], format="%.3f")
+               for name in shaping.HEADLINE_SCORES},
+            "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "promoted": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
         },
     )
 
@@ -68,8 +97,9 @@ def runs_panel() -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            **{f"Δ {name}": DELTA for name in shaping.HEADLINE_SCORES},
-            "started": st.column_config.DatetimeColumn(format="MMM D HH:mm"),
+            **{f"Δ {name}": st.column_config.NumberColumn(f"Δ {shaping.SCORE_LABELS[name]}", format="%+.3f")
+               for name in shaping.HEADLINE_SCORES},
+            "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
             "decision": st.column_config.TextColumn(width="large"),
         },
     )
@@ -87,11 +117,14 @@ def actions_panel(versions: list[dict[str, Any]]) -> None:
         data.promote(chosen)
         st.session_state["models_flash"] = f"{chosen} is now the champion."
         st.rerun()
+    target = shaping.rollback_target(versions)
     if c3.button(
         "Roll back",
         icon=":material/undo:",
         key="rollback",
-        help="Make the previous champion the champion again.",
+        disabled=target is None,
+        help=f"Make {target}, the champion before this one, the champion again." if target
+        else "Nothing to roll back to: no other version has been champion.",
     ):
         try:
             version = data.rollback()

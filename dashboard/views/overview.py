@@ -14,11 +14,13 @@ settings = data.settings()
 STALE_AFTER = timedelta(seconds=settings.dashboard.stale_worker_seconds)
 
 
-def topic_picker(series: pd.DataFrame) -> list[str]:
+def topic_picker(series: pd.DataFrame, alerting: list[str]) -> list[str]:
+    """The busiest topics, plus every topic that alerted in the range (the story the page should tell)."""
     ranked = shaping.top_topics(series, n=len(TOPIC_LABELS) + 50)
-    options = ranked + [t for t in TOPIC_LABELS if t not in ranked]
+    options = list(dict.fromkeys([*alerting, *ranked, *TOPIC_LABELS]))
+    default = list(dict.fromkeys([*alerting, *ranked[: max(1, 5 - len(alerting))]]))
     return st.multiselect(
-        "Topics", options, default=ranked[:5], key="overview_topics", placeholder="choose topics to draw"
+        "Topics", options, default=default, key="overview_topics", placeholder="choose topics to draw"
     )
 
 
@@ -112,22 +114,25 @@ def pipeline_panel(workers: pd.DataFrame) -> None:
 
 @st.fragment(run_every=settings.dashboard.refresh_seconds)
 def overview() -> None:
+    every_alert = data.alerts()
     left, right = st.columns([1, 3])
     with left:
-        window = ui.pick_window("overview_range")
+        window = ui.pick_window("overview_range", alert_times=[a["window_end"] for a in every_alert])
     if window is None:
         ui.no_articles_yet(settings)
         return
     bucket = shaping.choose_bucket(window.span)
     series = data.topic_series(window.start, window.end, bucket)
+    marks = shaping.alerts_in_window(every_alert, window)
+    alerting = [a["scope"] for a in every_alert if a["scope"] != shaping.ALL_TOPICS and
+                window.start <= a["window_end"] <= window.end]
     with right:
-        topics = topic_picker(series)
+        topics = topic_picker(series, list(dict.fromkeys(alerting)))
     shaped = shaping.shape_series(series, topics, window, bucket)
     open_alerts = data.alerts(status="open")
     workers = shaping.summarize_workers(data.heartbeats(), datetime.now(UTC), STALE_AFTER)
     kpis(series, shaped, bucket, open_alerts, workers)
 
-    marks = shaping.alerts_in_window(data.alerts(), window)
     c1, c2 = st.columns(2)
     with c1:
         st.subheader("Articles per topic", help=f"Counted per {shaping.format_span(bucket)} of event time.")

@@ -117,3 +117,43 @@ def _attach(ws: ClientConnection, url: str) -> Page:
     target = browser_call("Target.createTarget", {"url": url}, 1)["targetId"]
     session = browser_call("Target.attachToTarget", {"targetId": target, "flatten": True}, 2)["sessionId"]
     return Page(ws, session)
+
+
+@contextmanager
+def streamlit_server(app: Path, database_url: str, log_path: Path, cwd: Path) -> Iterator[str]:
+    """`streamlit run APP` headless on a free loopback port against ``database_url``; yields its base URL."""
+    import os
+    import socket
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "MONITOR_DATABASE__URL": database_url}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless=true", f"--server.port={port}",
+           "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", "--client.toolbarMode=minimal",
+           "--server.fileWatcherType=none"]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"streamlit exited with code {proc.returncode}; see {log_path}")
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"streamlit did not answer within 90 s; see {log_path}")
+                time.sleep(0.3)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -45,10 +45,37 @@ def test_window_moves_back_to_the_latest_article_when_the_range_would_be_empty()
     assert w.start <= latest < w.end
 
 
-def test_all_time_window_spans_from_the_first_article():
+def test_all_time_window_spans_the_data_not_up_to_today():
     earliest = NOW - timedelta(days=9)
     w = shaping.resolve_window(None, NOW, earliest, NOW - timedelta(hours=1))
-    assert (w.start, w.end) == (earliest, NOW)
+    assert (w.start, w.end, w.shifted) == (earliest, NOW - timedelta(hours=1) + timedelta(seconds=1), False)
+    replay_end = NOW - timedelta(days=2000)  # 2020 tweets replayed in 2026: no six empty years on the axis
+    w = shaping.resolve_window(None, NOW, replay_end - timedelta(days=90), replay_end)
+    assert w.end - replay_end == timedelta(seconds=1) and w.shifted
+
+
+def test_default_range_widens_from_the_latest_event_to_take_in_the_latest_alert():
+    latest = NOW - timedelta(days=2000)  # a replay: the burst alerted 25 days before its last tweet
+    assert shaping.default_range(NOW, latest, [latest - timedelta(days=25)]) == "Last 30 days"
+    assert shaping.default_range(NOW, latest, [latest - timedelta(hours=5)]) == "Last 24 hours"
+    assert shaping.default_range(NOW, latest, [latest - timedelta(days=2)]) == "Last 3 days"
+    assert shaping.default_range(NOW, latest, []) == "Last 24 hours"
+    assert shaping.default_range(NOW, latest, [latest - timedelta(days=90)]) == "All time"
+    assert shaping.default_range(NOW, latest, [latest + timedelta(days=1)]) == "Last 24 hours"  # not yet
+    live = NOW - timedelta(seconds=5)
+    assert shaping.default_range(NOW, live, [NOW - timedelta(hours=30)]) == "Last 3 days"
+    assert shaping.default_range(NOW, live, [NOW - timedelta(hours=2)], fallback="All time") == "All time"
+
+
+@pytest.mark.parametrize(
+    ("span", "fmt"),
+    [(timedelta(hours=6), "%H:%M"), (timedelta(days=3), "%a %b %d"), (timedelta(days=30), "%b %d, %Y"),
+     (timedelta(days=2000), "%b %Y")],
+)
+def test_time_axis_names_the_year_beyond_ten_days(span, fmt):
+    from dashboard.charts import time_axis
+
+    assert time_axis(pd.Timedelta(span)).format == fmt
 
 
 def _series(rows):
@@ -214,7 +241,7 @@ def test_version_and_run_tables():
     rows = shaping.version_rows(versions)
     assert rows.loc[0, "topic.accuracy"] == 0.9 and rows.loc[0, "status"] == "champion"
     assert shaping.scores_long(versions).to_dict("records") == [
-        {"version": "v2", "metric": "topic.accuracy", "value": 0.9, "status": "champion"}
+        {"version": "v2", "metric": "Topic accuracy", "value": 0.9, "status": "champion"}
     ]
     runs = [
         {
@@ -238,11 +265,33 @@ def test_version_and_run_tables():
     assert pd.isna(table.loc[0, "Δ sentiment.accuracy"])
 
 
-def test_label_options_preselect_the_prediction_and_never_an_unknown_label():
-    options, index = shaping.label_options(["negative", "neutral", "positive"], "positive")
-    assert options == ["negative", "neutral", "positive", shaping.SKIP_LABEL] and index == 2
-    _, index = shaping.label_options(["negative", "neutral", "positive"], "bullish")
-    assert options[index] == shaping.SKIP_LABEL
+def test_label_options_offer_the_labels_and_skip_and_store_nothing_unchosen():
+    assert shaping.label_options(["negative", "neutral", "positive"]) == [
+        "negative", "neutral", "positive", shaping.SKIP_LABEL
+    ]
+    assert shaping.chosen_label(None) is None and shaping.chosen_label(shaping.SKIP_LABEL) is None
+    assert shaping.chosen_label("neutral") == "neutral"
+    assert shaping.model_guess("Fed | Central Banks", 0.1) == "Fed | Central Banks (10%)"
+
+
+def test_the_quick_starter_and_scores_below_the_full_preset_are_recognised():
+    starter = {"topic": {"accuracy": 0.756, "macro_f1": 0.685}, "sentiment": {"accuracy": 0.787, "macro_f1": 0.729}}
+    low = shaping.below_target(starter)
+    assert set(low) == set(shaping.HEADLINE_SCORES) and low["topic.accuracy"] == (0.756, 0.879)
+    assert shaping.below_target({"topic": {"accuracy": 0.88, "macro_f1": 0.87}}) == {}
+    assert shaping.is_quick_starter("/x/.local/models/starter", None)
+    assert shaping.is_quick_starter("/m/v1", {"epochs": 1, "limit": 8000, "seed": 0})
+    assert not shaping.is_quick_starter("/m/v2", {"epochs": 3, "limit": None})
+
+
+def test_rollback_target_is_the_champion_before_the_current_one():
+    def v(name, status, promoted):
+        return {"version": name, "status": status, "promoted_at": NOW - timedelta(days=promoted) if promoted else None}
+
+    assert shaping.rollback_target([v("starter", "champion", 1)]) is None  # nothing to roll back to
+    assert shaping.rollback_target([v("starter", "champion", 1), v("cand", "rejected", None)]) is None
+    versions = [v("v3", "champion", 1), v("v2", "archived", 3), v("v1", "archived", 9)]
+    assert shaping.rollback_target(versions) == "v2"
 
 
 def test_article_rows_use_the_title_else_the_text():
