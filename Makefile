@@ -18,8 +18,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# A second run starts the demo's database afresh so it alerts again; `make demo DEMO_ARGS=--keep-data` keeps it.
 demo: install
-	$(BIN)/monitor demo
+	$(BIN)/monitor demo $(DEMO_ARGS)
 
 test: install
 	$(BIN)/python -m pytest -q
