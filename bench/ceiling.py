@@ -82,3 +82,63 @@ def raw_copy(engine: Engine, texts: Sequence[str]) -> float:
         return rate
     finally:
         raw.close()
+
+
+def null_worker_main() -> None:
+    """A child of ``--null-model --processes N``: one worker with the null model, settings from MONITOR_*."""
+    from monitor.settings import Settings
+    from monitor.store import make_engine, make_session_factory
+    from monitor.stream import StaticModelSource, build_worker, run_worker
+
+    settings = Settings()
+    engine = make_engine(settings.database)
+    try:
+        run_worker(build_worker(settings, StaticModelSource(NullPredictor()), make_session_factory(engine)))
+    finally:
+        engine.dispose()
+
+
+def settings_env(settings: Any) -> dict[str, str]:
+    """The bench's settings as MONITOR_* variables for child processes."""
+    k, m = settings.kafka, settings.model
+    return {
+        "MONITOR_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers,
+        "MONITOR_KAFKA__INPUT_TOPIC": k.input_topic,
+        "MONITOR_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
+        "MONITOR_KAFKA__CONSUMER_GROUP": k.consumer_group,
+        "MONITOR_KAFKA__SESSION_TIMEOUT_MS": str(k.session_timeout_ms),
+        "MONITOR_KAFKA__HEARTBEAT_INTERVAL_MS": str(k.heartbeat_interval_ms),
+        "MONITOR_KAFKA__MAX_POLL_INTERVAL_MS": str(k.max_poll_interval_ms),
+        "MONITOR_DATABASE__URL": settings.database.url.get_secret_value(),
+        "MONITOR_MODEL__MAX_BATCH_SIZE": str(m.max_batch_size),
+        "MONITOR_MODEL__MAX_WAIT_MS": str(m.max_wait_ms),
+        "MONITOR_LOG_LEVEL": "WARNING",
+    }
+
+
+def drain_processes(bench: Any, name: str, texts: Sequence[str], flush: int, n: int) -> dict[str, Any]:
+    """Produce everything, start ``n`` null-model worker processes (one group), time first to last row."""
+    import sys
+
+    from sqlalchemy import text
+
+    from monitor.stream.supervisor import WorkerProcesses, child_envs
+
+    topic = bench.topic(name)
+    bench.produce(topic, texts)
+    env = settings_env(bench.settings(topic, flush))
+    command = [sys.executable, __file__.replace("ceiling.py", "throughput.py"), "--null-worker"]
+    group = WorkerProcesses([command] * n, [env | e for e in child_envs(n, None, 0)], grace=30).start()
+    count = text("select count(*), min(received_at), max(received_at) from articles where kafka_topic = :t")
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            with bench.engine.connect() as conn:
+                stored, first, last = conn.execute(count, {"t": topic}).one()
+            if stored >= len(texts):
+                break
+            time.sleep(0.2)
+    finally:
+        group.stop()
+    wall = (last - first).total_seconds()
+    return {"processes": n, "stored": stored, "texts_per_s": stored / wall, "first_to_last_row_s": wall}

@@ -201,6 +201,8 @@ def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=None, help="texts for the throughput runs (2000; 30000 with --null-model)")
     p.add_argument("--null-model", action="store_true", help="a predictor that costs nothing: the pipeline ceiling")
+    p.add_argument("--processes", type=int, nargs="*", default=[], help="with --null-model: also N worker processes")
+    p.add_argument("--null-worker", action="store_true", help=argparse.SUPPRESS)  # a child of --processes
     p.add_argument("--model", type=Path, help="model directory (default: MiniLM-L6 with untrained heads)")
     p.add_argument("--database-url", help="Postgres database to use (default: a scratch one on localhost)")
     p.add_argument("--device", default="auto")
@@ -223,6 +225,10 @@ def parse() -> argparse.Namespace:
 
 def main() -> None:
     args = parse()
+    if args.null_worker:
+        from ceiling import null_worker_main
+
+        return null_worker_main()
     if args.null_model:
         args.n = args.n or 30000
         return pipeline_ceiling(args)
@@ -279,7 +285,7 @@ def main() -> None:
 
 def pipeline_ceiling(args: argparse.Namespace) -> None:
     """Null model end to end, raw consume and raw COPY, all on the same texts in the same run."""
-    from ceiling import NullPredictor, crc_path, load, raw_consume, raw_copy
+    from ceiling import NullPredictor, crc_path, drain_processes, load, raw_consume, raw_copy
 
     from monitor.stream.clients import fetch_options
 
@@ -302,6 +308,9 @@ def pipeline_ceiling(args: argparse.Namespace) -> None:
             e2e = bench.drain(f"null{r}", texts, args.micro_batch)
             rates.append(e2e["texts_per_s"])
             emit(event="round", round=r, **e2e, load_average=load())
+        for n in args.processes:
+            procs = drain_processes(bench, f"procs{n}", texts, args.micro_batch, n)
+            emit(event="processes", **procs, load_average=load())
         ceiling = statistics.median(rates)
         emit(event="summary", mode="null-model", ceiling_msgs_per_s=ceiling, raw_consume_msgs_per_s=consume,
              ceiling_vs_raw_consume=ceiling / consume, raw_copy_rows_per_s=copy, load_average=load())
