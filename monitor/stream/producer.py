@@ -79,7 +79,7 @@ class ProduceReport:
 
     def summary(self, topic: str) -> str:
         """'sent N messages to TOPIC, skipped M invalid lines, F failed': every count, always."""
-        parts = [f"sent {self.sent:,} messages to {topic}", f"skipped {self.skipped:,} invalid lines"]
+        parts = [f"sent {_count(self.sent, 'message')} to {topic}", f"skipped {_count(self.skipped, 'invalid line')}"]
         if self.failed:
             parts.append(f"{self.failed:,} failed")
         return ", ".join(parts)
@@ -91,6 +91,10 @@ class ProduceReport:
         self.failed += 1
         if len(self.errors) < 3:
             self.errors.append(f"{type(exc).__name__}: {exc}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def produce_messages(

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from demo_watch import DemoRun
@@ -26,6 +27,8 @@ from monitor.model.testing import make_tiny_encoder
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
 ALERT_LINE = r"^\[webhook\] alert\.opened "
+BIN = Path(sys.executable).parent  # where `monitor` is installed, as after `source .venv/bin/activate`
+README_LINES = '{"id": "my-1", "text": "Oil slides as OPEC+ adds supply"}\nnot json\n'
 
 
 def _monitor(*args: str, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -77,7 +80,7 @@ def _demo_args(model, database, data_dir, *extra: str) -> list[str]:
 
 
 def test_first_hour_alert_then_everyday_commands_against_the_running_demo(
-    burst_aware_model, demo_database, data_dir, tmp_path
+    burst_aware_model, demo_database, data_dir
 ):
     demo = DemoRun(_demo_args(burst_aware_model, demo_database, data_dir))
     try:
@@ -88,7 +91,7 @@ def test_first_hour_alert_then_everyday_commands_against_the_running_demo(
         assert "export MONITOR_KAFKA__BOOTSTRAP_SERVERS=" in demo.output
         env = read_env_file(data_dir / "demo.env")
         assert env["MONITOR_DATABASE__URL"] == demo_database
-        _everyday_commands(env, demo, tmp_path)
+        _everyday_commands(data_dir / "demo.env", demo)
     finally:
         code = demo.stop()
     assert code == 0, demo.output
@@ -99,36 +102,31 @@ def test_first_hour_alert_then_everyday_commands_against_the_running_demo(
     assert "/train.log" not in demo.output
 
 
-def _everyday_commands(env: dict[str, str], demo: DemoRun, tmp_path) -> None:
-    """The README's everyday block, in the shell that sourced demo.env."""
-    def ok(*args: str) -> str:
-        res = _monitor(*args, timeout=300, env=env)
-        assert res.returncode == 0, f"monitor {' '.join(args)}: {res.stdout}{res.stderr}"
+def _everyday_commands(env_file, demo: DemoRun) -> None:
+    """The README's first-hour block, line for line, in a shell that sourced the demo's demo.env."""
+    def ok(command: str, stdin: str | None = None) -> str:
+        res = subprocess.run(["bash", "-c", f'source "{env_file}" && {command}'], capture_output=True, text=True,
+                             timeout=300, input=stdin, env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"})
+        assert res.returncode == 0, f"{command}: {res.stdout}{res.stderr}"
         return res.stdout + res.stderr
 
-    ok("db", "upgrade")
-    assert "e2e-tiny" in ok("models", "list") and "champion" in ok("models", "list")
-    assert "no training runs yet" in ok("models", "runs")
-    predicted = ok("predict", "Fed signals two more rate hikes")  # the registered champion, no models/current
+    listed = ok("monitor models list")
+    assert "e2e-tiny" in listed and "champion" in listed
+    assert "no training runs yet" in ok("monitor models runs")
+    predicted = ok('monitor predict "Fed signals two more rate hikes"')  # the champion; no models/current here
     assert "Fed signals" in predicted and "neg " in predicted
-    endpoint = _demo_endpoint(ok)
-    assert "delivered" in ok("webhooks", "test", endpoint)  # loopback allowed, as for the demo's own relay
-    demo.wait_for_line(rf"^\[webhook\] test event for endpoint {endpoint}: signature verified")
-    ok("alerts", "check")
-    ok("alerts", "list")
-    news = tmp_path / "news.jsonl"
-    news.write_text('{"id": "fh-1", "text": "Gold rallies"}\nnot json\n{"id": "fh-2", "text": "Oil slips"}\n')
-    produced = ok("produce", str(news), "--skip-invalid")
-    assert "sent 2 messages" in produced and "skipped 1 invalid lines" in produced
-    stopped = _monitor("produce", str(news), timeout=120, env=env)
-    assert stopped.returncode == 2 and "sent 1 messages" in stopped.stderr, stopped.stderr
-    assert env["MONITOR_KAFKA__BOOTSTRAP_SERVERS"] in ok("config", "show")
-
-
-def _demo_endpoint(ok) -> str:
-    listed = ok("webhooks", "list")
-    line = next(ln for ln in listed.splitlines() if "/hooks/alerts" in ln and "enabled" in ln)
-    return line.split()[0]
+    assert "/hooks/alerts" in ok("monitor webhooks list")
+    assert "delivered" in ok("monitor webhooks test 1")  # the demo's receiver on loopback, allowed as for the demo
+    demo.wait_for_line(r"^\[webhook\] test event for endpoint 1: signature verified")
+    ok("monitor alerts check")
+    ok("monitor alerts list")
+    produced = ok("monitor produce - --skip-invalid", stdin=README_LINES)
+    assert "sent 1 message to news" in produced and "skipped 1 invalid line" in produced
+    stopped = subprocess.run(["bash", "-c", f'source "{env_file}" && "{sys.executable}" -m monitor produce -'],
+                             capture_output=True, text=True, timeout=120, input=README_LINES)
+    # Without --skip-invalid: stops at the bad line, having said how many went out.
+    assert stopped.returncode == 2 and "sent 1 message to news" in stopped.stderr, stopped.stderr
+    assert read_env_file(env_file)["MONITOR_KAFKA__BOOTSTRAP_SERVERS"] in ok("monitor config show")
 
 
 def test_a_second_run_in_the_same_folder_alerts_again(burst_aware_model, demo_database, data_dir):
