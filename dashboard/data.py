@@ -100,6 +100,17 @@ def alerts(
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def detector_status() -> tuple[datetime | None, list[dict[str, Any]]]:
+    """Per scope: what the alert detector can decide now (rate, usable window scales, or why not)."""
+    from monitor.alerts import describe_scopes
+
+    with session() as s:
+        now, scopes = describe_scopes(settings().alerts, session=s)
+    return now, [{"scope": x.scope, "per_day": x.articles_per_day, "usable": x.usable, "verdict": x.verdict}
+                 for x in scopes]
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def active_mutes() -> list[dict[str, Any]]:
     with session() as s:
         return [

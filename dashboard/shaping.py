@@ -260,11 +260,25 @@ def scope_label(scope: str) -> str:
     return ALL_TOPICS_LABEL if scope == ALL_TOPICS else scope
 
 
-def alert_summary(alert: Mapping[str, Any]) -> str:
-    """One line: scope, share against baseline, and the window's counts."""
+def moment_line(figures: Mapping[str, Any] | None) -> str:
+    """One moment of an episode (opening, peak or resolution) as one line of figures."""
+    if not figures:
+        return "not yet"
     return (
-        f"{scope_label(alert['scope'])}: {alert['observed_share']:.0%} negative "
-        f"(baseline {alert['baseline_share']:.0%}, {alert['window_negative']} of {alert['window_count']})"
+        f"{figures['observed_share']:.0%} negative vs baseline {figures['baseline_share']:.0%} · "
+        f"{figures['window_negative']} of {figures['window_count']} in "
+        f"{format_span(timedelta(minutes=figures['window_minutes']))} "
+        f"to {figures['window_end'][:16].replace('T', ' ')} UTC · baseline {figures['baseline_negative']} of "
+        f"{figures['baseline_count']} · z {figures['statistic']:.1f}, p {figures['p_value']:.2g}"
+    )
+
+
+def alert_summary(alert: Mapping[str, Any]) -> str:
+    """One line: scope, share against baseline, and the window's counts, as they were when it opened."""
+    f = alert.get("opening") or alert
+    return (
+        f"{scope_label(alert['scope'])}: {f['observed_share']:.0%} negative "
+        f"(baseline {f['baseline_share']:.0%}, {f['window_negative']} of {f['window_count']})"
     )
 
 

@@ -24,22 +24,24 @@ STATUS = {"Open": "open", "Resolved": "resolved", "All": None}
 
 
 def figures(alert: dict[str, Any]) -> None:
-    rise = alert["observed_share"] - alert["baseline_share"]
+    """Why it fired (the opening figures, kept for good) beside its peak and its resolution."""
+    opening = alert.get("opening") or {}
     cols = st.columns(4)
-    cols[0].metric(
-        "Negative share in window",
-        f"{alert['observed_share']:.1%}",
-        f"{rise * 100:+.1f} pts",
-        delta_color="inverse",
-    )
-    cols[1].metric("Baseline share", f"{alert['baseline_share']:.1%}")
+    if opening:
+        cols[0].metric(
+            "Negative share when it opened",
+            f"{opening['observed_share']:.1%}",
+            f"{opening['rise'] * 100:+.1f} pts",
+            delta_color="inverse",
+        )
+        cols[1].metric("Baseline (frozen at opening)", f"{opening['baseline_share']:.1%}")
+        cols[3].metric("p-value when it opened", f"{opening['p_value']:.2g}", help=f"z {opening['statistic']:.2f}")
     cols[2].metric("Peak share", f"{alert['peak_share']:.1%}")
-    cols[3].metric("z statistic", f"{alert['statistic']:.2f}", help=f"p-value {alert['p_value']:.2g}")
-    st.caption(
-        f"Window {alert['window_start']:%b %d %H:%M}–{alert['window_end']:%H:%M} UTC: "
-        f"{alert['window_negative']} negative of {alert['window_count']} · baseline since "
-        f"{alert['baseline_start']:%b %d %H:%M}: {alert['baseline_negative']} of {alert['baseline_count']}"
-    )
+    for label, moment in (("Opened", opening), ("Peak", alert.get("peak")), ("Resolved", alert.get("resolution"))):
+        st.caption(f"**{label}:** {shaping.moment_line(moment)}")
+    if alert["status"] == "open":
+        st.caption(f"**Latest:** {alert['observed_share']:.0%} negative, {alert['window_negative']} of "
+                   f"{alert['window_count']} to {alert['window_end']:%b %d %H:%M} UTC")
 
 
 def examples(alert: dict[str, Any]) -> None:
@@ -59,9 +61,13 @@ def acknowledge_button(alert: dict[str, Any], can_write: bool) -> None:
         st.rerun()
 
 
-def alert_card(alert: dict[str, Any], can_write: bool, expanded: bool) -> None:
+def alert_card(alert: dict[str, Any], can_write: bool, expanded: bool, linked: bool = False) -> None:
     icon = ":material/warning:" if alert["status"] == "open" else ":material/check_circle:"
     title = f"{shaping.alert_summary(alert)} · {alert['status']} · opened {alert['opened_at']:%b %d %H:%M}"
+    if alert.get("group_id"):
+        title += f" · group {alert['group_id']}"
+    if linked:
+        title += " · :orange-badge[:material/link: linked]"
     with st.expander(title, expanded=expanded, icon=icon):
         figures(alert)
         examples(alert)
@@ -105,7 +111,7 @@ def alert_list(can_write: bool) -> None:
         format_func=lambda s: "Any" if s is None else shaping.scope_label(s),
     )
     alerts = data.alerts(status=STATUS[status], scope=scope)
-    wanted = str(st.query_params.get("alert_id", ""))
+    wanted = str(st.query_params.get("alert") or st.query_params.get("alert_id") or "")
     if not alerts:
         st.info(
             "No alerts here yet. The detector opens one when a topic's negative share rises well above "
@@ -114,7 +120,21 @@ def alert_list(can_write: bool) -> None:
             icon=":material/notifications:",
         )
     for i, alert in enumerate(alerts):
-        alert_card(alert, can_write, expanded=str(alert["id"]) == wanted or (not wanted and i == 0))
+        linked = str(alert["id"]) == wanted
+        alert_card(alert, can_write, expanded=linked or (not wanted and i == 0), linked=linked)
+
+
+def coverage() -> None:
+    """Scopes the detector cannot decide on say so, rather than staying silent."""
+    now, scopes = data.detector_status()
+    st.markdown("**What the detector can decide**")
+    if now is None:
+        st.caption("No articles stored yet.")
+        return
+    st.caption(f"At {now:%b %d %Y %H:%M} UTC (latest event time)")
+    for s in scopes:
+        mark = ":material/check:" if s["usable"] else ":material/hourglass_empty:"
+        st.markdown(f"{mark} {shaping.scope_label(s['scope'])} · {s['per_day']:.0f}/day  \n_{s['verdict']}_")
 
 
 st.title("Alerts")
@@ -125,6 +145,7 @@ with side:
         if can_write:
             mute_form()
         mutes_list(can_write)
+        coverage()
     except MonitorError as exc:
         st.error(str(exc))
 with main:

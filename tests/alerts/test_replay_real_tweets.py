@@ -22,17 +22,7 @@ TOPICS = ["Earnings", "Markets", "Company | Product News"]
 START, END = datetime(2020, 4, 9, tzinfo=UTC), datetime(2020, 4, 30, tzinfo=UTC)
 BURST_START, BURST_END = datetime(2020, 4, 22, 9, tzinfo=UTC), datetime(2020, 4, 22, 15, tzinfo=UTC)
 # About 70 tweets a day over three topics: a day's window holds ~23 per topic.
-RULES = AlertSettings(
-    window_minutes=24 * 60,
-    baseline_minutes=7 * 24 * 60,
-    min_count=15,
-    min_baseline_count=60,
-    z_threshold=4.0,
-    min_rise=0.15,
-    resolve_margin=0.5,
-    cooldown_minutes=24 * 60,
-    max_examples=3,
-)
+RULES = AlertSettings(min_count=15, min_baseline_count=60, cooldown_minutes=24 * 60, max_examples=3)
 
 
 def read_timeline(path: Path) -> list[dict[str, str]]:

@@ -2,9 +2,8 @@
 
 import math
 
-import pytest
-
 import numpy as np
+import pytest
 
 from monitor.alerts.statistics import SpikeRules, benjamini_hochberg, compare_shares, fisher_upper_p, upper_tail
 

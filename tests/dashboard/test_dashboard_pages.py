@@ -63,7 +63,8 @@ def test_alerts_page_shows_figures_and_examples_and_acknowledges(app, seeded, db
     at = app("views/alerts.py", analyst="maria")
     no_exceptions(at)
     labels = [m.label for m in at.metric]
-    assert labels.count("Negative share in window") == 2  # the open and the resolved alert
+    assert labels.count("Negative share when it opened") == 2  # the open and the resolved alert
+    assert sum(t.startswith("**Opened:**") for t in texts(at.caption)) == 2  # why each one fired
     assert any("Example headlines" in t for t in texts(at.markdown))
     at.button(key=f"ack-{seeded.alert_id}").click().run()
     no_exceptions(at)
@@ -101,7 +102,7 @@ def test_alerts_link_from_a_webhook_opens_that_alert(app, seeded):
     at.switch_page("views/alerts.py").run()
     no_exceptions(at)
     expanded = [e for e in at.expander if e.proto.expanded]
-    assert len(expanded) == 1 and expanded[0].label.startswith("Earnings:")
+    assert len(expanded) == 1 and expanded[0].label.startswith("Earnings:") and "linked" in expanded[0].label
 
 
 def test_writes_need_the_password_when_one_is_set(app, seeded, db, monkeypatch):
