@@ -268,7 +268,7 @@ class WorkerSettings(BaseModel):
         datetime(1970, 1, 1, tzinfo=UTC), description="Messages with an earlier `published_at` are dead-lettered."
     )
     max_future_skew_hours: float = Field(
-        24.0, ge=0, description="Messages with a `published_at` further ahead of the clock are dead-lettered."
+        24.0, ge=0, le=87600, description="Messages with a `published_at` further ahead of the clock are dead-lettered."
     )
     breaker_batches: int = Field(
         3,

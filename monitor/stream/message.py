@@ -43,7 +43,7 @@ MAX_FIELD_CHARS = {"id": 512, "source": 256, "lang": 16}
 
 # A JSON string escape that can only decode to a surrogate code point (paired or not).
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_CHAR = re.compile("[\ud800-\udfff]")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -150,7 +150,7 @@ def _inspect(data: dict[str, Any], raw: str, limits: MessageLimits) -> None:
 def _check_string(value: str, nul: bool, surrogate: bool) -> None:
     if nul and "\x00" in value:
         raise InvalidMessage(Reason.NUL_CHARACTER, "a string contains U+0000, which Postgres cannot store")
-    if surrogate and LONE_SURROGATE.search(value):
+    if surrogate and SURROGATE_CHAR.search(value):
         # Rejected, not repaired: any replacement would store a text the producer never sent.
         raise InvalidMessage(Reason.LONE_SURROGATE, "a string contains a lone UTF-16 surrogate (\\ud800-\\udfff)")
 
