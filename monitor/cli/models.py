@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from monitor.cli.common import connected_engine, load_settings
-from monitor.errors import MonitorError
+from monitor.model.directory import ModelDirectory
 from monitor.store import make_session_factory, transaction
 
 app = typer.Typer(help="Model versions: the champion workers serve, and the rest.", no_args_is_help=True)
@@ -60,6 +59,25 @@ def runs(limit: int = typer.Option(20, "--limit", min=1, help="How many runs to 
                        f"{r.candidate_version or '-'} vs {r.champion_version or '-'}: {outcome}")
 
 
+@app.command("show")
+def show(version: str = typer.Argument(..., help="Version from `monitor models list`, or a model directory.")) -> None:
+    """Print a version's model card: data, recipe, seed, per-class scores, calibration, time, hardware."""
+    typer.echo(_resolve(version).card_or_summary(), nl=False)
+
+
+def _resolve(version: str) -> ModelDirectory:
+    """A registered version's directory; a path to a model directory works too (nothing registered yet)."""
+    from monitor.learning.registry import UnknownVersion, get_version
+
+    try:
+        with transaction(_session_factory()) as session:
+            return _check_directory(Path(get_version(version, session=session).path))
+    except UnknownVersion:
+        if Path(version).is_dir():
+            return _check_directory(Path(version))
+        raise
+
+
 @app.command("promote")
 def promote(version: str = typer.Argument(..., help="Version from `monitor models list`.")) -> None:
     """Make VERSION the champion; workers switch to it between batches."""
@@ -91,21 +109,14 @@ def register(
     """Register an existing model directory as a version (with the scores its config.json records)."""
     from monitor.learning.registry import register_version
 
-    config = _check_directory(directory)
-    name = version or config.get("version") or directory.resolve().name
+    model = _check_directory(directory)
+    name = version or model.version
     with transaction(_session_factory()) as session:
-        register_version(name, str(directory.resolve()), session=session, scores=config.get("scores") or None,
+        register_version(name, str(directory.resolve()), session=session, scores=model.scores or None,
                          status="champion" if champion else "candidate")
     typer.echo(f"registered {name}{' as champion' if champion else ''}")
 
 
-def _check_directory(directory: Path) -> dict[str, Any]:
-    """The directory's config.json, or a one-line error saying what is wrong with it."""
-    path = directory / "config.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MonitorError(f"{directory} is not a model directory (no config.json); train one with "
-                           "`monitor train --out DIR`") from None
-    except (OSError, ValueError) as exc:
-        raise MonitorError(f"{path} is unreadable ({exc}); retrain or restore the model") from None
+def _check_directory(directory: Path) -> ModelDirectory:
+    """The model directory, or a one-line error saying what is wrong with it (missing files, bad config)."""
+    return ModelDirectory(directory).check()

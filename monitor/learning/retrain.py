@@ -6,7 +6,6 @@ Whatever fails, the champion keeps serving and the run records why.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import shutil
 import threading
@@ -20,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.errors import MonitorError
 from monitor.learning.evaluation import evaluate_model, fixed_eval_sets, label_eval_sets
 from monitor.learning.gate import decide_promotion
 from monitor.learning.labels import count_unused_labels
@@ -32,6 +32,7 @@ from monitor.learning.runs import (
     start_training_run,
 )
 from monitor.learning.training import TrainRequest, run_training
+from monitor.model.directory import ModelDirectory
 from monitor.settings import Settings
 from monitor.store import transaction
 from monitor.store.orm import TrainingRun
@@ -142,9 +143,26 @@ class RetrainRun:
     def _train(self, snapshot: LabelSnapshot) -> None:
         extra = write_extra_file(snapshot, self.workdir / "labels.csv") if snapshot.train else None
         request = TrainRequest.from_settings(self.sched, out_dir=self.out_dir, version=self.version,
-                                             extra_file=extra)
+                                             extra_file=extra, init_from=self._warm_start_from())
         run_training(request, log_file=self.workdir / "train.log",
                      timeout_s=self.sched.retrain_timeout_minutes * 60, stop=self.stop)
+
+    def _warm_start_from(self) -> Path | None:
+        """The champion's directory when warm-starting (the default), else None: train from the backbone."""
+        if self.sched.retrain_mode != "warm":
+            return None
+        if self.champion is None:
+            log.info("retrain run %d trains from scratch (%s): no champion to warm-start from",
+                     self.run_id, self.sched.retrain_preset)
+            return None
+        try:
+            ModelDirectory(self.champion.path).check()
+        except MonitorError as exc:
+            log.warning("retrain run %d trains from scratch: the champion cannot be warm-started from (%s)",
+                        self.run_id, exc)
+            return None
+        log.info("retrain run %d warm-starts from the champion %s", self.run_id, self.champion.version)
+        return self.champion.path
 
     def _record_outcome(self, snapshot: LabelSnapshot, candidate_scores: dict[str, Any],
                         champion_scores: dict[str, Any] | None) -> RetrainResult:
@@ -194,12 +212,10 @@ def current_champion(settings: Settings, *, session: Session) -> ChampionRef | N
     row = get_champion(session=session)
     if row is not None:
         return ChampionRef(row.version, Path(row.path))
-    fallback = Path(settings.model.directory)
-    config = fallback / "config.json"
-    if not config.is_file():
+    fallback = ModelDirectory(settings.model.directory)
+    if not fallback.exists():
         return None
-    version = json.loads(config.read_text(encoding="utf-8")).get("version") or fallback.resolve().name
-    return ChampionRef(version, fallback)
+    return ChampionRef(fallback.version, fallback.path)
 
 
 def write_extra_file(snapshot: LabelSnapshot, path: Path) -> Path:
@@ -214,9 +230,4 @@ def write_extra_file(snapshot: LabelSnapshot, path: Path) -> Path:
 
 def base_example_count(model_dir: Path) -> int | None:
     """Examples the trainer took from the bundled corpora (train + dev), as its config.json records."""
-    try:
-        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-        corpora = config["training"]["data"]["corpora"].values()
-        return sum(int(c.get("train", 0)) + int(c.get("dev", 0)) for c in corpora)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+    return ModelDirectory(model_dir).base_example_count()

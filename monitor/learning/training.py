@@ -38,20 +38,27 @@ class TrainRequest:
     seed: int = 0
     learning_rate: float | None = None
     data_root: Path | None = None
+    init_from: Path | None = None  # warm start: the model directory to fine-tune
+    replay: int | None = None
 
     @classmethod
-    def from_settings(cls, s: SchedulerSettings, *, out_dir: Path, version: str, extra_file: Path | None):
-        return cls(out_dir=out_dir, version=version, extra_file=extra_file, preset=s.retrain_preset,
+    def from_settings(cls, s: SchedulerSettings, *, out_dir: Path, version: str, extra_file: Path | None,
+                      init_from: Path | None = None):
+        """The retrain job's request; ``init_from`` (the champion) makes it a warm start with the warm preset."""
+        return cls(out_dir=out_dir, version=version, extra_file=extra_file,
+                   preset="warm" if init_from else s.retrain_preset,
                    backbone=s.retrain_backbone, epochs=s.retrain_epochs, max_steps=s.retrain_max_steps,
                    base_limit=s.retrain_base_limit, seed=s.retrain_seed,
-                   learning_rate=s.retrain_learning_rate, data_root=s.retrain_data_root)
+                   learning_rate=s.retrain_learning_rate, data_root=s.retrain_data_root,
+                   init_from=init_from, replay=s.retrain_replay_per_corpus if init_from else None)
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "monitor", "train", "--preset", self.preset,
                "--out", str(self.out_dir), "--version", self.version, "--seed", str(self.seed)]
         optional = {"--extra": self.extra_file, "--backbone": self.backbone, "--epochs": self.epochs,
                     "--max-steps": self.max_steps, "--limit": self.base_limit,
-                    "--learning-rate": self.learning_rate, "--data-root": self.data_root}
+                    "--learning-rate": self.learning_rate, "--data-root": self.data_root,
+                    "--init-from": self.init_from, "--replay": self.replay}
         for flag, value in optional.items():
             if value is not None:
                 cmd += [flag, str(value)]

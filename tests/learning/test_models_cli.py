@@ -37,3 +37,20 @@ def test_bad_requests_are_one_line(run_cli, session_factory, tmp_path):
         res = run_cli(*args)
         assert res.returncode == 2, (args, res.stderr)
         assert res.stderr.count("\n") == 1 and message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_show_prints_the_card_and_register_refuses_incomplete_directories(run_cli, tmp_path):
+    model = make_tiny_model(tmp_path / "a", version="tiny-card")
+    assert run_cli("models", "register", str(model)).returncode == 0
+    res = run_cli("models", "show", "tiny-card")  # no card.md (not trained): a summary from config.json
+    assert res.returncode == 0 and res.stdout.startswith("# Model tiny-card"), res.stderr
+    (model / "card.md").write_text("# Model tiny-card\n\nthe card\n")
+    assert run_cli("models", "show", "tiny-card").stdout == "# Model tiny-card\n\nthe card\n"
+    assert run_cli("models", "show", str(model)).stdout == "# Model tiny-card\n\nthe card\n"  # a path works too
+
+    broken = make_tiny_model(tmp_path / "b", version="tiny-broken")
+    (broken / "model.safetensors").unlink()
+    for args in (("models", "register", str(broken)), ("models", "show", "no-such-version")):
+        res = run_cli(*args)
+        assert res.returncode == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, res.stderr
+    assert "incomplete: missing model.safetensors" in run_cli("models", "register", str(broken)).stderr
