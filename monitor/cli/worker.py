@@ -22,8 +22,13 @@ def worker(
     model_check_seconds: float = typer.Option(
         30.0, help="How often to look for a new champion in the registry."
     ),
+    processes: int = typer.Option(
+        1, "--processes", min=1, help="Worker processes to run, each its own consumer-group member and model copy."
+    ),
 ) -> None:
     """Consume the input topic, classify in micro-batches, store in Postgres; stop with Ctrl-C or SIGTERM."""
+    if processes > 1:
+        raise typer.Exit(_worker_processes(processes, model, model_check_seconds))
     from monitor.cli import configure_logging
     from monitor.store import make_session_factory
     from monitor.stream import RegistryModelSource, StaticModelSource, build_worker, run_worker
@@ -49,6 +54,25 @@ def worker(
         )
     finally:
         engine.dispose()
+
+
+def _worker_processes(n: int, model: Path | None, model_check_seconds: float) -> int:
+    """Check the settings and services once, then run ``n`` single-process workers as children."""
+    from monitor.cli import configure_logging
+    from monitor.local.processes import monitor_command
+    from monitor.stream.runner import ensure_dead_letter_topic
+    from monitor.stream.supervisor import child_envs, run_worker_processes
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    connected_engine(settings).dispose()  # one clear error here rather than one per child
+    ensure_dead_letter_topic(settings.kafka)
+    args = ["worker", "--model-check-seconds", str(model_check_seconds)]
+    if model is not None:
+        args += ["--model", str(model)]
+    envs = child_envs(n, settings.metrics.worker_id, settings.metrics.port)
+    log.info("starting %d worker processes in group %s", n, settings.kafka.consumer_group)
+    return run_worker_processes([monitor_command(*args)] * n, envs)
 
 
 def produce(
