@@ -33,6 +33,7 @@ def say(line: str) -> None:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
+
 # The detector's defaults suit the bundled stream (19-110 tweets a day); only the pace is the demo's.
 DEMO_ALERT_ENV = {
     "MONITOR_ALERTS__CHECK_INTERVAL_SECONDS": "5",
