@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from monitor.store import transaction
 from monitor.store.orm import WebhookEndpoint
 
 from .receiver import Receiver
-from .streams import BURST_START, stream, volume_burst, write_items
+from .streams import BURST_START, T0, stream, volume_burst, write_items
 
 pytestmark = pytest.mark.integration
 
@@ -93,3 +93,30 @@ def test_alerts_check_then_list_then_relay(session_factory, database_url):
         assert bad.returncode == 2 and "ISO 8601" in bad.stderr
     finally:
         receiver.stop()
+
+
+def test_alerts_backfill_status_and_list_show_the_opening_figures(session_factory, database_url):
+    with transaction(session_factory) as session:
+        write_items(stream(seed=12, burst=volume_burst()), session=session)
+    env = {"MONITOR_ALERTS__BASELINE_MINUTES": "720"}
+    status = run_cli("alerts", "status", database_url=database_url, **env)
+    assert status.returncode == 0, status.stderr
+    assert "Earnings" in status.stdout and "decides on 1 h, 6 h windows" in status.stdout
+    filled = run_cli("alerts", "backfill", database_url=database_url, **env)
+    assert filled.returncode == 0, filled.stderr
+    assert "opened   #" in filled.stdout and "Earnings" in filled.stdout
+    evaluated_from = datetime.fromisoformat(filled.stdout.split(" step(s) from ")[1].split()[0])
+    assert T0 - timedelta(minutes=20) <= evaluated_from <= T0  # from the first stored event, not the last window
+    listed = run_cli("alerts", "list", "--status", "all", database_url=database_url)
+    line = next(x for x in listed.stdout.splitlines() if " Earnings " in x)
+    assert "resolved" in line and "opened at " in line and "; peak " in line and "; resolved at " in line
+    again = run_cli("alerts", "backfill", "--since", T0.isoformat(), database_url=database_url, **env)
+    assert again.returncode == 2 and "already evaluated" in again.stderr and "Traceback" not in again.stderr
+    assert again.stderr.count("\n") == 1
+    bad = run_cli("alerts", "backfill", "--since", "last week", database_url=database_url)
+    assert bad.returncode == 2 and "--since" in bad.stderr and "ISO 8601" in bad.stderr
+
+
+def test_alerts_status_on_an_empty_store(clean_db, database_url):
+    res = run_cli("alerts", "status", database_url=database_url)
+    assert res.returncode == 0 and "no articles stored yet" in res.stdout
