@@ -132,24 +132,30 @@ def streams(wanted: list[str]) -> list[Stream]:
     return [s for s in found if s is not None and s.posts]
 
 
-def model_labels(model_dir: Path, posts: list[Post]) -> list[str]:
+def model_labels(model_dir: Path, posts: list[Post]) -> tuple[list[str], list[str]]:
+    """The model's sentiment and topic for every post (the topic scopes become the model's)."""
     from monitor.model.predictor import Predictor
 
     predictor = Predictor.from_directory(model_dir)
-    return [p.sentiment for p in predictor.predict([post.text for post in posts])]
+    predictions = [p for i in range(0, len(posts), 512)
+                   for p in predictor.predict([post.text for post in posts[i:i + 512]])]
+    return [p.sentiment for p in predictions], [p.topic for p in predictions]
 
 
-def write(posts: list[Post], labels: list[str], factory) -> None:
+def write(posts: list[Post], labels: list[str], factory, topics: list[str] | None = None) -> None:
+    topics = topics or [TOPIC] * len(posts)
     with transaction(factory) as session:
         for i in range(0, len(posts), 2000):
             chunk = list(zip(posts[i:i + 2000], labels[i:i + 2000], strict=True))
+            chunk_topics = topics[i:i + 2000]
             rows = [{"text": p.text, "event_time": p.at, "published_at": p.at, "kafka_topic": "bench",
                      "kafka_partition": 0, "kafka_offset": i + k} for k, (p, _) in enumerate(chunk)]
             ids = session.scalars(insert(Article).returning(Article.id, sort_by_parameter_order=True), rows).all()
             session.execute(insert(Prediction), [
-                {"article_id": a, "model_version": "bench", "topic": TOPIC, "topic_confidence": 1.0,
+                {"article_id": a, "model_version": "bench", "topic": topic, "topic_confidence": 1.0,
                  "sentiment": label, "sentiment_confidence": 1.0, "p_negative": float(label == "negative"),
-                 "p_neutral": 0.0, "p_positive": 0.0} for a, (_, label) in zip(ids, chunk, strict=True)])
+                 "p_neutral": 0.0, "p_positive": 0.0}
+                for a, (_, label), topic in zip(ids, chunk, chunk_topics, strict=True)])
 
 
 def score(stream: Stream, alerts: list[Alert], groups: list[AlertGroup]) -> dict:
@@ -170,7 +176,8 @@ def score(stream: Stream, alerts: list[Alert], groups: list[AlertGroup]) -> dict
     }
 
 
-def run(stream: Stream, labels: list[str], source: str, admin_url: str, settings: AlertSettings) -> dict:
+def run(stream: Stream, labels: list[str], source: str, admin_url: str, settings: AlertSettings,
+        topics: list[str] | None = None) -> dict:
     name = f"bench_alerts_{uuid.uuid4().hex[:8]}"
     url = create_database(admin_url, name, exist_ok=False)
     engine = None
@@ -178,7 +185,7 @@ def run(stream: Stream, labels: list[str], source: str, admin_url: str, settings
         migrate.upgrade(url)
         engine = make_engine(DatabaseSettings(url=url))
         factory = make_session_factory(engine)
-        write(stream.posts, labels, factory)
+        write(stream.posts, labels, factory, topics)
         t0 = time.perf_counter()
         result = backfill_alerts(settings, factory)
         seconds = time.perf_counter() - t0
@@ -211,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         stream.posts.sort(key=lambda p: p.at)
         print(json.dumps(run(stream, [p.sentiment for p in stream.posts], "true", admin_url, settings)), flush=True)
         if args.model:
-            labels = model_labels(args.model, stream.posts)
-            print(json.dumps(run(stream, labels, "model", admin_url, settings)), flush=True)
+            labels, topics = model_labels(args.model, stream.posts)
+            print(json.dumps(run(stream, labels, "model", admin_url, settings, topics)), flush=True)
     return 0
 
 
