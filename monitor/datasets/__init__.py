@@ -8,7 +8,13 @@ _ROOT = Path(__file__).resolve().parent
 
 __all__ = ["NAMES", "path"]
 
-NAMES = ("twitter-fin-topic", "twitter-fin-sentiment", "stock-market-tweets")
+NAMES = (
+    "twitter-fin-topic",
+    "twitter-fin-sentiment",
+    "stock-market-tweets",
+    "stock-tweets-taborda",
+    "surge-stock-sentiment",
+)
 
 
 def path(name: str) -> Path:

@@ -30,6 +30,8 @@ class TrainingArguments:
     temperature: float = 1.0
     freeze_layers: int = 0
     limit: int | None = None
+    # Corpora of other domains trained on too (retail investors' posts, sentiment only); see DOMAIN_CORPORA.
+    domains: list[str] = field(default_factory=lambda: ["stock-tweets-taborda", "surge-stock-sentiment"])
     replay_per_corpus: int | None = None  # warm start: a stratified sample of each base corpus's train split
     max_steps: int | None = None
     patience: int = 2

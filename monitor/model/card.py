@@ -75,6 +75,21 @@ def _scores_section(config: ModelConfig, evaluation: dict[str, Any]) -> list[str
     return lines + [""]
 
 
+def _domain_section(config: ModelConfig, evaluation: dict[str, Any]) -> list[str]:
+    domains = (config.training or {}).get("domain_scores") or {}
+    if not domains:
+        return []
+    rows = []
+    base = evaluation.get("sentiment") or {}
+    if base.get("per_class"):
+        rows.append(["twitter-fin-sentiment (valid)", "sentiment", base["n"], f"{base['accuracy']:.4f}",
+                     f"{base['macro_f1']:.4f}", f"{base['per_class'].get('negative', {}).get('recall', 0):.3f}"])
+    rows += [[f"{name} (held out)", d["task"], d["n"], f"{d['accuracy']:.4f}", f"{d['macro_f1']:.4f}",
+              f"{d['recall'].get('negative', 0):.3f}"] for name, d in domains.items()]
+    return ["## Scores by domain", ""] + _table(
+        ["corpus", "task", "n", "accuracy", "macro-F1", "negative recall"], rows) + [""]
+
+
 def _calibration_section(training: dict[str, Any]) -> list[str]:
     calibration = training.get("calibration") or {}
     lines = ["## Calibration (temperature scaling, fitted on the dev slice; ECE with 15 bins on valid)", ""]
@@ -100,6 +115,7 @@ def render_card(config: ModelConfig, evaluation: dict[str, Any] | None = None) -
     else:
         lines += ["(not recorded)", ""]
     lines += _scores_section(config, evaluation or {})
+    lines += _domain_section(config, evaluation or {})
     lines += _calibration_section(training)
     hw = training.get("hardware") or {}
     lines += ["## Time and hardware", "",

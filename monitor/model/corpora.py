@@ -16,11 +16,15 @@ from monitor.model.data import (
     stratified_sample,
     stratified_split,
 )
+from monitor.model.errors import TrainingDataError
 
 log = logging.getLogger(__name__)
 
 # Base corpus folder of each task, under monitor/datasets (or any folder with the same layout).
 CORPORA = {"topic": "twitter-fin-topic", "sentiment": "twitter-fin-sentiment"}
+# Further corpora of one task in other domains (retail investors' posts): trained on like the base corpora, their
+# held-out valid.csv scored separately per domain. The task's own valid split stays the headline figure.
+DOMAIN_CORPORA = {"stock-tweets-taborda": "sentiment", "surge-stock-sentiment": "sentiment"}
 
 
 def bundled_root() -> Path:
@@ -36,6 +40,7 @@ class TrainingData:
     valid: dict[str, list[Example]]
     sources: dict[str, list[int]]  # source name -> indices into ``train`` (what the sampler mixes)
     summary: dict = field(default_factory=dict)
+    domain_valid: dict[str, tuple[str, list[Example]]] = field(default_factory=dict)  # corpus -> (task, held out)
 
 
 def _valid_summary(valid: list[Example], train: list[Example]) -> dict:
@@ -52,11 +57,13 @@ def load_training_data(
     replay: int | None = None,
     extra: str | Path | None = None,
     data_root: str | Path | None = None,
+    domains: Sequence[str] = (),
 ) -> TrainingData:
     """Train/dev from each task's train.csv (dev stratified, seeded), plus extras; valid.csv kept untouched.
 
     ``limit`` caps each base corpus's train examples (and its valid examples, so tiny test runs stay tiny).
     ``replay`` caps only the train examples (a warm start's replay sample; valid stays whole).
+    ``domains`` names corpora of ``DOMAIN_CORPORA`` to train on too (a name absent under the root is skipped).
     """
     root = Path(data_root) if data_root else bundled_root()
     train: list[Example] = []
@@ -69,7 +76,7 @@ def load_training_data(
     for task, labels in tasks.items():
         folder = root / CORPORA[task]
         examples = read_task_csv(folder / "train.csv", task, labels)
-        cap = min(c for c in (limit, replay) if c) if (limit or replay) else None
+        cap = _cap(limit, replay)
         if cap:
             examples = stratified_sample(examples, task, cap, seed)
         rest, held = stratified_split(examples, task, dev_fraction, seed)
@@ -86,6 +93,8 @@ def load_training_data(
             "labels": dict(Counter(e.label(task) for e in rest).most_common()),
             "valid": _valid_summary(valid[task], rest + held),
         }
+    domain_valid = _add_domains(root, domains, tasks, train, dev, sources, summary,
+                                seed=seed, dev_fraction=dev_fraction, cap=_cap(limit, replay))
     if extra:
         extras = read_extra(extra, tasks)
         sources["extra"] = list(range(len(train), len(train) + len(extras)))
@@ -101,4 +110,41 @@ def load_training_data(
         len(dev),
         {k: len(v) for k, v in sources.items()},
     )
-    return TrainingData(train=train, dev=dev, valid=valid, sources=sources, summary=summary)
+    return TrainingData(train=train, dev=dev, valid=valid, sources=sources, summary=summary,
+                        domain_valid=domain_valid)
+
+
+def _cap(limit: int | None, replay: int | None) -> int | None:
+    caps = [c for c in (limit, replay) if c]
+    return min(caps) if caps else None
+
+
+def _add_domains(root: Path, domains: Sequence[str], tasks, train: list[Example], dev: list[Example],
+                 sources: dict[str, list[int]], summary: dict, *, seed: int, dev_fraction: float,
+                 cap: int | None) -> dict[str, tuple[str, list[Example]]]:
+    """Append each domain corpus's train split to train/dev (one sampler source each); return their valid."""
+    held: dict[str, tuple[str, list[Example]]] = {}
+    for name in domains:
+        if name not in DOMAIN_CORPORA:
+            raise TrainingDataError(f"unknown domain corpus {name!r}; known: {', '.join(DOMAIN_CORPORA)}")
+        task, folder = DOMAIN_CORPORA[name], root / name
+        if task not in tasks or not (folder / "train.csv").is_file():
+            log.info("domain corpus %s not under %s: not trained on", name, root)
+            summary.setdefault("domains_missing", []).append(name)
+            continue
+        examples = read_task_csv(folder / "train.csv", task, tasks[task])
+        if cap:
+            examples = stratified_sample(examples, task, cap, seed)
+        rest, part = stratified_split(examples, task, dev_fraction, seed)
+        sources[name] = list(range(len(train), len(train) + len(rest)))
+        train.extend(rest)
+        dev.extend(part)
+        held[name] = (task, read_task_csv(folder / "valid.csv", task, tasks[task]))
+        summary["corpora"][name] = {
+            "task": task,
+            "train": len(rest),
+            "dev": len(part),
+            "labels": dict(Counter(e.label(task) for e in rest).most_common()),
+            "valid": _valid_summary(held[name][1], rest + part),
+        }
+    return held

@@ -103,6 +103,19 @@ def _valid_reports(
     return full, dedup
 
 
+def _domain_reports(model, tokenizer, data: TrainingData, args: TrainingArguments) -> dict[str, dict]:
+    """Per domain corpus, scores on its held-out split (with per-class recall: negative recall drives alerts)."""
+    out = {}
+    for name, (task, examples) in data.domain_valid.items():
+        labels = model.config.tasks[task]
+        probs = _probabilities(model, tokenizer, examples, args)[task]
+        report = evaluate_task(task, [e.label(task) for e in examples], [labels[i] for i in probs.argmax(axis=1)],
+                               labels)
+        out[name] = {"task": task, **report.summary(),
+                     "recall": {label: m["recall"] for label, m in report.per_class.items()}}
+    return out
+
+
 def _calibrate(
     model, tokenizer, data: TrainingData, args: TrainingArguments, valid_probs: dict[str, np.ndarray]
 ) -> dict[str, HeadCalibration]:
@@ -154,6 +167,7 @@ def train_model(
         replay=args.replay_per_corpus,
         extra=extra,
         data_root=data_root,
+        domains=args.domains,
     )
     if not init_from:
         model, tokenizer = build_model(args, tasks, backbone)
@@ -172,6 +186,7 @@ def train_model(
     valid_probs = {t: _probabilities(model, tokenizer, examples, args)[t] for t, examples in data.valid.items()}
     valid, dedup = _valid_reports(model, data, valid_probs)
     calibration = _calibrate(model, tokenizer, data, args, valid_probs)
+    domains = _domain_reports(model, tokenizer, data, args)
     model.to("cpu")
     config = model.config
     config.temperatures = {task: round(c.temperature, 4) for task, c in calibration.items() if c.fit_n}
@@ -188,6 +203,7 @@ def train_model(
         "best_epoch": loop.best[1] if loop.best else None,
         "history": loop.history,
         "valid_dedup_scores": dedup,
+        "domain_scores": domains,
         "calibration": {task: c.to_dict() for task, c in calibration.items()},
         "uncertainty_task_weights": model.uncertainty.weights() if args.loss_weighting == "uncertainty" else None,
         "device": str(loop.device),

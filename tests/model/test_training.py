@@ -55,13 +55,17 @@ def test_training_saves_a_loadable_model_with_scores_and_provenance(tiny_encoder
     assert (tmp_path / "m" / "evaluation.json").is_file()
     calibration = config["training"]["calibration"]
     assert set(calibration) == set(config["temperatures"]) == {"topic", "sentiment"}
+    assert calibration["topic"]["fit_n"] == 10 and calibration["sentiment"]["fit_n"] == 30  # + 2 social dev slices
+    domains = config["training"]["domain_scores"]
+    assert {name: d["n"] for name, d in domains.items()} == {"stock-tweets-taborda": 261, "surge-stock-sentiment": 100}
+    assert config["training"]["data"]["corpora"]["surge-stock-sentiment"]["train"] == 90  # --limit caps it too
     for task, c in calibration.items():
-        assert c["fit_n"] == 10 and c["eval_n"] == 100
+        assert c["eval_n"] == 100
         assert c["nll_after"] <= c["nll_before"] + 0.05  # fitted on dev, scored on valid: no worse by much
         assert config["temperatures"][task] == pytest.approx(c["temperature"], abs=1e-4)
     card = (tmp_path / "m" / "card.md").read_text()
     for section in ("# Model q1", "## Data", "## Recipe", "Seed 42", "## Scores on valid", "### topic per class",
-                    "## Calibration", "## Time and hardware"):
+                    "## Scores by domain", "## Calibration", "## Time and hardware"):
         assert section in card, section
     assert Predictor.from_directory(tmp_path / "m", device="cpu").version == "q1"
     assert result.valid["topic"].n == 100
