@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # unique indexes on open alerts and open groups are the backstop if anything bypasses it.
 DETECTOR_LOCK_KEY = 0x616C65727473  # "alerts"
 CHECKPOINT = "negative-share"
-CHUNK_STEPS = 90 * 144  # about 90 days of 10-minute steps per counting query
+CHUNK_STEPS = 30 * 144  # 30 days of 10-minute steps per counting query: bounded memory with many tickers
 
 
 class BackfillOverlap(AlertsError):

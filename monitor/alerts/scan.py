@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from monitor.alerts.counts import BucketCounts
-from monitor.alerts.statistics import SpikeRules, benjamini_hochberg, compare_shares, fisher_upper_p, share
+from monitor.alerts.statistics import SpikeRules, compare_shares, fisher_upper_p, share
 from monitor.store.orm import ALL_TOPICS
 
 
@@ -112,24 +112,30 @@ class Scan:
         return np.where(borrow, all_n0, n0), np.where(borrow, all_k0, k0)
 
     def candidates(self) -> dict[int, list[Candidate]]:
-        """Per step index: the scopes whose rise is significant after the correction and large enough."""
-        keys, p_columns, large_columns = [], [], []
+        """Per step index: the scopes whose rise is significant after the correction and large enough.
+
+        Benjamini-Hochberg at rate q rejects only p-values <= q, and a p-value's rank among those equals
+        its rank among all, so only the tested count per step and the p-values <= q are kept: memory
+        grows with the steps and the hits, not with steps x scopes x scales.
+        """
+        q = self.rules.false_discovery_rate
+        tested = np.zeros(len(self.steps), dtype=np.int64)
+        hits: dict[int, list[tuple[float, bool, str, int]]] = {}
         for scope in self.scopes:
             for scale in self.scales:
                 p, large = self._test(scope, scale)
-                keys.append((scope, scale))
-                p_columns.append(p)
-                large_columns.append(large)
-        if not keys:
-            return {}
-        p_matrix, large = np.column_stack(p_columns), np.column_stack(large_columns)
+                tested += ~np.isnan(p)
+                for row in np.flatnonzero(p <= q):
+                    hits.setdefault(int(row), []).append((float(p[row]), bool(large[row]), scope, scale))
         found: dict[int, list[Candidate]] = {}
-        for row in np.flatnonzero(np.nanmin(np.where(np.isnan(p_matrix), 1.0, p_matrix), axis=1)
-                                  <= self.rules.false_discovery_rate):
-            rejected = benjamini_hochberg(p_matrix[row], self.rules.false_discovery_rate) & large[row]
-            picks = [Candidate(*keys[c], float(p_matrix[row, c])) for c in np.flatnonzero(rejected)]
-            if picks:
-                found[int(self.steps[row])] = picks
+        for row, row_hits in hits.items():
+            row_hits.sort()
+            ranks = np.arange(1, len(row_hits) + 1)
+            passed = np.flatnonzero(np.array([h[0] for h in row_hits]) <= q * ranks / tested[row])
+            if len(passed):
+                picks = [Candidate(scope, scale, p) for p, large, scope, scale in row_hits[: passed[-1] + 1] if large]
+                if picks:
+                    found[int(self.steps[row])] = picks
         return found
 
     def _test(self, scope: str, scale: int) -> tuple[np.ndarray, np.ndarray]:
