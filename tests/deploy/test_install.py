@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,15 +26,19 @@ from monitor.store.engine import normalize_url
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
+COPY_IGNORE = (".git", ".venv", ".local", "build", "dist", "models", "runs", ".whl", "__pycache__", "*.egg-info",
+               ".pytest_cache", ".ruff_cache", ".hypothesis", "tests", "docs", "bench")
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """site-packages-like folder holding only this project, built as a wheel (no editable links)."""
     work = tmp_path_factory.mktemp("install")
+    source = work / "source"  # a copy, so the build's scratch folders never land in the checkout
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*COPY_IGNORE))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     build = subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "dist"), str(ROOT)],
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "dist"), str(source)],
         capture_output=True, text=True, timeout=300,
     )
     if build.returncode != 0:
