@@ -120,7 +120,7 @@ class NegativeShareDetector:
         """Evaluate the n_steps step-spaced times ending at ``end``, in chunks of one counting query each."""
         result = _with_history(CheckResult(now=end, steps=n_steps), history)
         result.evaluated_from = end - self.step * n_steps
-        book = EpisodeBook.load(self.settings, self.rules, result, explicit_now=not checkpoint, session=session)
+        book = EpisodeBook.load(self.settings, self.rules, result, session=session)
         lookback = max(self.scales) + self.baseline_steps
         done = 0
         while done < n_steps:

@@ -49,23 +49,21 @@ def scope_order(scope: str) -> tuple[int, str]:
 class EpisodeBook:
     """The open episodes and group across the chunks of one detector run."""
 
-    def __init__(self, settings: AlertSettings, rules: SpikeRules, result: CheckResult, *, explicit_now: bool,
+    def __init__(self, settings: AlertSettings, rules: SpikeRules, result: CheckResult, *,
                  open_alerts: dict[str, Alert], group: AlertGroup | None, last_resolved: dict[str, datetime],
                  muted: set[str]) -> None:
-        self.settings, self.rules, self.result, self.explicit_now = settings, rules, result, explicit_now
+        self.settings, self.rules, self.result = settings, rules, result
         self.open, self.group, self.last_resolved, self.muted = open_alerts, group, last_resolved, muted
-        self._followed: set[int] = set()
 
     @classmethod
-    def load(cls, settings: AlertSettings, rules: SpikeRules, result: CheckResult, *, explicit_now: bool,
-             session: Session) -> EpisodeBook:
+    def load(cls, settings: AlertSettings, rules: SpikeRules, result: CheckResult, *, session: Session) -> EpisodeBook:
         open_alerts = {a.scope: a for a in session.scalars(
             select(Alert).where(Alert.status == "open").order_by(Alert.id).with_for_update())}
         group = session.scalar(select(AlertGroup).where(AlertGroup.status == "open").with_for_update())
         resolved = select(Alert.scope, func.max(Alert.resolved_at)).where(Alert.status == "resolved")
         last_resolved = {scope: at for scope, at in session.execute(resolved.group_by(Alert.scope))}
         muted = set(session.scalars(select(AlertMute.scope).where(AlertMute.muted_until > func.now())))
-        return cls(settings, rules, result, explicit_now=explicit_now, open_alerts=open_alerts, group=group,
+        return cls(settings, rules, result, open_alerts=open_alerts, group=group,
                    last_resolved=last_resolved, muted=muted)
 
     def run(self, scan: Scan, *, session: Session) -> None:

@@ -77,7 +77,7 @@ def find_negative_examples(
     if scope.startswith(TICKER_PREFIX):
         # Ticker matching is the counting query's rule, applied here in Python to the window's negatives.
         ticker = scope[len(TICKER_PREFIX):]
-        rows = [r for r in session.execute(stmt.limit(None).limit(500)) if ticker in article_tickers(r[0])]
+        rows = [r for r in session.execute(stmt.limit(500)) if ticker in article_tickers(r[0])]
         return [_example(article, topic, p_negative) for article, topic, p_negative in rows[:limit]]
     if scope != ALL_TOPICS:
         stmt = stmt.where(latest.c.topic == scope)
