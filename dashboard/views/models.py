@@ -43,7 +43,7 @@ def quality_note(champion: dict[str, Any], files: dict[str, Any]) -> None:
     low = shaping.below_target(champion["scores"])
     if not low:
         return
-    gaps = ", ".join(f"{shaping.SCORE_LABELS[n].lower()} {v:.3f} vs {t:.3f}" for n, (v, t) in low.items())
+    gaps = ", ".join(f"{shaping.SCORE_LABELS[n]} {v:.3f} vs {t:.3f}" for n, (v, t) in low.items())
     what = (
         "the quick starter model (trained in minutes so the demo can start)"
         if shaping.is_quick_starter(champion["path"], files["arguments"])

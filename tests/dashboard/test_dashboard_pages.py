@@ -256,7 +256,7 @@ def test_models_page_shows_the_card_and_says_the_starter_is_below_target(app, db
     no_exceptions(at)
     assert "Champion: v20261130-starter" in [h.value for h in at.subheader]
     warning = " ".join(texts(at.warning))
-    assert "quick starter" in warning and "topic accuracy 0.756 vs 0.879" in warning
+    assert "quick starter" in warning and "Topic accuracy 0.756 vs 0.879" in warning
     assert any("Trained on **26,930** examples." in t for t in texts(at.markdown))
     assert [e.label for e in at.expander] == ["Model card"]
     assert any("No retraining yet" in t for t in texts(at.caption))

@@ -73,11 +73,21 @@ def test_overview_after_a_replay_opens_on_the_burst_with_its_lines_drawn(replaye
         selects = page.evaluate(SELECTS)
         shot = page.screenshot(tmp_path / "overview-after-replay.png")
         marks = page.evaluate(MARKS % [EARNINGS.lower(), ALERT_COLOR.lower()])
+        legends = page.evaluate("[...document.querySelectorAll('.role-legend-label text')].map(t => t.textContent)")
+        ticks = page.evaluate("[...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg')].map(svg => "
+                              "[...svg.querySelectorAll('.role-axis-label text')].map(t => t.textContent))")
     _keep(shot)
     # Measured back from the last tweet (Jul 16 2020), wide enough to hold the burst's alert (Jun 21).
     assert any("Time range" in s and "Last 30 days" in s for s in selects), selects
     assert "which hold the latest alert" in body and "2020-07-16" in body
     assert "Earnings" in body  # the alerting topic is drawn without picking it
+    assert "All topics" in legends and "Company | Product News" in legends, legends  # never "Stoc", "All to"
+    assert not [t for t in legends if t.endswith("…")], legends
+    time_axes = [[t for t in chart if "2020" in t] for chart in ticks if any("2020" in t for t in chart)]
+    assert len(time_axes) >= 2, ticks  # both time charts: dates with the year
+    assert all(len(dates) == len(set(dates)) for dates in time_axes), ticks  # no date repeated on an axis
+    volume_ticks = [t for chart in ticks for t in chart if t.replace(".", "").isdigit()]
+    assert volume_ticks and not [t for t in volume_ticks if "." in t], ticks  # article counts: no 0.5
     (earnings, alerts) = max(marks, key=lambda m: m[1][0])  # the negative-share chart holds the alert marks
     assert alerts[0] >= 2, marks  # both alerts (the open one and the resolved) inside the default range
     assert earnings[0] >= 20 and earnings[1] > 500, marks  # the Earnings share: a line and its points
@@ -111,3 +121,22 @@ def test_articles_keep_sentiment_on_screen_at_1400_px(replayed: str, tmp_path: P
     _keep(shot)
     right = dict(headers).get("sentiment")
     assert right is not None and right <= 1400, headers
+
+
+def test_models_page_names_the_champion_and_offers_a_rollback(replayed: str, tmp_path: Path):
+    with open_page(f"{replayed}/models", tmp_path / "chromium", width=1400, height=1500) as page:
+        page.wait_for("[...document.querySelectorAll('button')].some(b => b.innerText.includes('Roll back'))",
+                      timeout=120)
+        time.sleep(1.5)
+        assert page.evaluate(EXCEPTIONS) == []
+        body = page.evaluate("document.body.innerText")
+        rollback = page.evaluate(
+            "[...document.querySelectorAll('button')].filter(b => b.innerText.includes('Roll back'))"
+            ".map(b => b.disabled)"
+        )
+        shot = page.screenshot(tmp_path / "models.png")
+    _keep(shot)
+    for label in ("Topic accuracy", "Topic macro-F1", "Sentiment accuracy", "Sentiment macro-F1"):
+        assert label in body, label
+    assert "topic.macro_f1" not in body
+    assert rollback and not any(rollback), rollback  # enabled: minilm-1 was champion before minilm-2
