@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-__all__ = ["MASK", "SecretFilter", "mask_secrets", "remember_secrets", "secret_values"]
+__all__ = ["MASK", "SecretFilter", "mask_secrets", "remember_embedded", "remember_secrets", "secret_values"]
 
 MASK = "***"
 # Values this short would mask ordinary words all over the logs; the patterns still cover them in URLs.
@@ -23,10 +23,22 @@ MIN_REMEMBERED_LENGTH = 4
 # userinfo: everything between "user:" and the LAST "@" of the token, so an unencoded "@" or "/" in the
 # password is still covered (over-masking a malformed URL is the safe side).
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s'\"]*:)(?P<secret>[^\s'\"]*)@")
+# No "@" but a "port" that is not a number: "postgresql://bob:hunter2/db" is a password whose host was
+# forgotten far more often than a real port.
+_BARE_PORT = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s'\"\[\]]*:)"
+    r"(?P<secret>[^/?#@\s'\"]*[^0-9/?#@\s'\"][^/?#@\s'\"]*)(?=[/?#\s'\"]|$)"
+)
 # key=value credentials in a query string or a libpq DSN; passfile (a path) and sslkey are not secrets.
 _KEY_VALUE = re.compile(
     r"(?P<head>(?<![A-Za-z0-9])(?:[\w.\-]*password|passwd|pwd|[\w.\-]*secret|[\w.\-]*token|api[_\-]?key)"
     r"\s*=\s*)(?P<secret>'[^']*'|[^&\s'\",;#]+)",
+    re.IGNORECASE,
+)
+# The same keys quoted, as in a logged dict or JSON ('sasl_plain_password': 'x'); the quotes stay.
+_QUOTED_KEY = re.compile(
+    r"(?P<head>(?P<q>[\"'])[\w.\-]*(?:password|passwd|secret|token|api_?key)(?P=q)\s*:\s*)"
+    r"(?P<secret>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')",
     re.IGNORECASE,
 )
 _WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=_\-]{8,}")
@@ -37,7 +49,9 @@ _remembered: set[str] = set()
 def mask_secrets(text: str, extra: Iterable[str] = ()) -> str:
     """``text`` with every credential replaced by ``***``; safe on any string, parseable or not."""
     text = _USERINFO.sub(lambda m: m["head"] + MASK + "@", text)
+    text = _BARE_PORT.sub(lambda m: m["head"] + MASK, text)
     text = _KEY_VALUE.sub(lambda m: m["head"] + MASK, text)
+    text = _QUOTED_KEY.sub(lambda m: m["head"] + m["secret"][0] + MASK + m["secret"][0], text)
     text = _WEBHOOK_SECRET.sub("whsec_" + MASK, text)
     for value in sorted({*_remembered, *_long_enough(extra)}, key=len, reverse=True):
         text = text.replace(value, MASK)
@@ -59,8 +73,16 @@ def remember_secrets(settings: BaseModel) -> None:
     _remembered.update(secret_values(settings))
 
 
+def remember_embedded(texts: Iterable[str]) -> None:
+    """Remember the credentials inside URL-shaped texts (command-line arguments): an error about one
+    may quote a fragment without its URL ("invalid literal for int(): 'hunter2'")."""
+    for text in texts:
+        if "://" in text:
+            _remembered.update(_long_enough(_embedded(text)))
+
+
 def _embedded(raw: str) -> set[str]:
-    found = {m["secret"] for m in _USERINFO.finditer(raw)}
+    found = {m["secret"] for m in _USERINFO.finditer(raw)} | {m["secret"] for m in _BARE_PORT.finditer(raw)}
     found |= {m["secret"].strip("'") for m in _KEY_VALUE.finditer(raw)}
     return found
 

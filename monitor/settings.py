@@ -253,7 +253,10 @@ class MetricsSettings(BaseModel):
         description="Address the metrics endpoint binds to; 0.0.0.0 (all interfaces) for a scraper on another host.",
     )
     heartbeat_seconds: float = Field(
-        5.0, gt=0, description="How often a worker upserts its row in worker_heartbeats (and refreshes lag)."
+        5.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="How often a worker upserts its row in worker_heartbeats (and refreshes lag).",
     )
     worker_id: str | None = Field(
         None, description="Name of this worker in worker_heartbeats (default: host name and process id)."
@@ -310,6 +313,7 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Settings from the environment; a bad value becomes a one-line ConfigError naming the variable."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from monitor.errors import ConfigError
     from monitor.masking import mask_secrets, remember_secrets
@@ -317,11 +321,33 @@ def load_settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        err = exc.errors()[0]
-        var = "MONITOR_" + "__".join(str(p).upper() for p in err["loc"])
-        raise ConfigError(mask_secrets(f"{var}: {err['msg']} (got {err.get('input')!r})")) from None
+        errors = exc.errors()
+        var = _variable(errors[0]["loc"])
+        # A union (an int or "auto") fails once per branch: name every branch, not just the first.
+        reasons = " or ".join(dict.fromkeys(e["msg"] for e in errors if _variable(e["loc"]) == var))
+        raise ConfigError(mask_secrets(f"{var}: {reasons} (got {errors[0].get('input')!r})")) from None
+    except SettingsError as exc:  # MONITOR_ALERTS__SOME_LIST=x: lists and groups are parsed as JSON
+        group = "MONITOR_" + (exc.args[0].split('"')[1].upper() if exc.args and exc.args[0].count('"') >= 2 else "")
+        raise ConfigError(
+            f"{group} or one of the {group}__* variables is not valid JSON (lists are written as JSON, "
+            "e.g. [60, 360]); fix or unset it"
+        ) from None
     remember_secrets(settings)
     return settings
+
+
+def _variable(loc: tuple[Any, ...]) -> str:
+    """The environment variable of a validation error's location; union branch tags like ``literal['auto']``
+    that pydantic appends are not part of the name."""
+    model: Any = Settings
+    names = []
+    for part in loc:
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            break
+        names.append(str(part).upper())
+        model = fields[part].annotation
+    return "MONITOR_" + "__".join(names)
 
 
 @lru_cache

@@ -12,7 +12,7 @@ import warnings
 import typer
 
 from monitor.errors import ConfigError, MonitorError
-from monitor.masking import SecretFilter, mask_secrets
+from monitor.masking import SecretFilter, mask_secrets, remember_embedded
 from monitor.settings import LogLevel
 
 app = typer.Typer(
@@ -52,6 +52,8 @@ def _root(
 
 
 def _wire() -> None:
+    if app.registered_groups or app.registered_commands:  # main() may run more than once in a process
+        return
     for module_name, group in COMMANDS:
         module = importlib.import_module(module_name)
         if group is None:
@@ -93,6 +95,7 @@ def main() -> None:
     interrupted, 1 for anything unforeseen (its traceback only at MONITOR_LOG_LEVEL=DEBUG).
     """
     _wire()
+    remember_embedded(sys.argv[1:])  # e.g. `monitor demo --database-url postgresql://u:PASSWORD@...`
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code here instead of raising
     except MonitorError as exc:
@@ -136,6 +139,11 @@ def _os_error(exc: OSError) -> typing.NoReturn:
 
 def _unexpected(exc: BaseException) -> typing.NoReturn:
     _debug_traceback(exc)
+    from sqlalchemy.exc import DataError
+
+    if isinstance(exc, DataError):  # Postgres refused a value the user typed (an id or limit out of range)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        _fail(f"error: the database refused a value given ({reason}); check the numbers and ids passed", 2)
     first = (str(exc).strip().splitlines() or [""])[0][:300]
     _fail(f"error: unexpected {type(exc).__name__}: {first}; {DEBUG_HINT}", 1)
 

@@ -67,7 +67,7 @@ def list_() -> None:
 
 @app.command("disable")
 def disable(
-    endpoint_id: int = typer.Argument(..., help="Endpoint id from `monitor webhooks list`."),
+    endpoint_id: int = typer.Argument(..., min=1, max=2**31 - 1, help="Endpoint id from `monitor webhooks list`."),
     reason: str = typer.Option("disabled by an operator", "--reason", help="Kept beside the endpoint."),
 ) -> None:
     """Stop sending to an endpoint and cancel its pending deliveries."""
@@ -84,7 +84,9 @@ def disable(
 
 
 @app.command("test")
-def test(endpoint_id: int = typer.Argument(..., help="Endpoint id from `monitor webhooks list`.")) -> None:
+def test(
+    endpoint_id: int = typer.Argument(..., min=1, max=2**31 - 1, help="Endpoint id from `monitor webhooks list`."),
+) -> None:
     """Send a signed `test` event to an endpoint now and show the answer."""
     from monitor.alerts import WebhookRelay, enqueue_test_event
     from monitor.store.orm import WebhookDelivery

@@ -68,14 +68,18 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | BadLabel
             f"{path}: the header must name a 'text' column and 'topic' and/or 'sentiment' (found {columns})"
         )
     start = reader.line_num + 1  # a quoted field may span lines: report where the row starts
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            pass
-        elif len(row) != len(columns):
-            yield start, BadLabel(f"{len(row)} fields where the header has {len(columns)}")
-        else:
-            yield start, dict(zip(columns, row, strict=True))
-        start = reader.line_num + 1
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                pass
+            elif len(row) != len(columns):
+                yield start, BadLabel(f"{len(row)} fields where the header has {len(columns)}")
+            else:
+                yield start, dict(zip(columns, row, strict=True))
+            start = reader.line_num + 1
+    except csv.Error as exc:  # e.g. a field over csv's size limit: the rest of the file can't be read
+        raise MonitorError(f"{path}: line {start}: not valid CSV ({exc}); rows before it were not imported") \
+            from None
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | BadLabel]]:

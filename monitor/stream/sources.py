@@ -56,7 +56,8 @@ def _open(source: str) -> tuple[TextIO, str]:
     path = Path(source)
     if not path.is_file():
         raise MonitorError(f"{source}: no such file; give a CSV or JSONL file, or - for standard input")
-    return open(path, encoding="utf-8", newline=""), str(path)  # noqa: SIM115 (closed by the caller)
+    # utf-8-sig: spreadsheet programs start a UTF-8 CSV with a byte-order mark, which would hide `text`.
+    return open(path, encoding="utf-8-sig", newline=""), str(path)  # noqa: SIM115 (closed by the caller)
 
 
 def _format(source: str, stream: TextIO) -> str:
