@@ -29,16 +29,18 @@ def figures(alert: dict[str, Any]) -> None:
     cols = st.columns(4)
     if opening:
         cols[0].metric(
-            "Negative share when it opened",
+            "Opened at",
             f"{opening['observed_share']:.1%}",
             f"{opening['rise'] * 100:+.1f} pts",
             delta_color="inverse",
         )
-        cols[1].metric("Baseline (frozen at opening)", f"{opening['baseline_share']:.1%}")
-        cols[3].metric("p-value when it opened", f"{opening['p_value']:.2g}", help=f"z {opening['statistic']:.2f}")
-    cols[2].metric("Peak share", f"{alert['peak_share']:.1%}")
+        cols[1].metric("Frozen baseline", f"{opening['baseline_share']:.1%}")
+        cols[3].metric("p at opening", f"{opening['p_value']:.2g}",
+                       help=f"Exact one-sided p-value; z {opening['statistic']:.2f}")
+    cols[2].metric("Peak", f"{alert['peak_share']:.1%}")
     for label, moment in (("Opened", opening), ("Peak", alert.get("peak")), ("Resolved", alert.get("resolution"))):
-        st.caption(f"**{label}:** {shaping.moment_line(moment)}")
+        line = shaping.moment_line(moment) if moment or alert["status"] == "open" else "figures not kept"
+        st.caption(f"**{label}:** {line}")
     if alert["status"] == "open":
         st.caption(f"**Latest:** {alert['observed_share']:.0%} negative, {alert['window_negative']} of "
                    f"{alert['window_count']} to {alert['window_end']:%b %d %H:%M} UTC")

@@ -205,7 +205,12 @@ class Alert(Base):
     )
     opening: Mapped[dict[str, Any]] = mapped_column(default=lambda ctx: _plain_figures(ctx.get_current_parameters()))
     peak: Mapped[dict[str, Any]] = mapped_column(default=lambda ctx: _plain_figures(ctx.get_current_parameters()))
-    resolution: Mapped[dict[str, Any] | None]
+    resolution: Mapped[dict[str, Any] | None] = mapped_column(default=lambda ctx: _resolved_figures(ctx))
+
+
+def _resolved_figures(ctx: Any) -> dict[str, Any] | None:
+    row = ctx.get_current_parameters()
+    return _plain_figures(row) if row.get("status") == "resolved" else None
 
 
 def _window_minutes(row: dict[str, Any]) -> int:

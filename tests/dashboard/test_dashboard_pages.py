@@ -63,7 +63,7 @@ def test_alerts_page_shows_figures_and_examples_and_acknowledges(app, seeded, db
     at = app("views/alerts.py", analyst="maria")
     no_exceptions(at)
     labels = [m.label for m in at.metric]
-    assert labels.count("Negative share when it opened") == 2  # the open and the resolved alert
+    assert labels.count("Opened at") == 2  # the open and the resolved alert
     assert sum(t.startswith("**Opened:**") for t in texts(at.caption)) == 2  # why each one fired
     assert any("Example headlines" in t for t in texts(at.markdown))
     at.button(key=f"ack-{seeded.alert_id}").click().run()
