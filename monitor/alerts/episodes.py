@@ -71,7 +71,9 @@ class EpisodeBook:
         self.scan = scan
         follows = {scope: self._follow(alert, after=alert.updated_at) for scope, alert in self.open.items()}
         candidates = scan.candidates()
-        events = [(j, 1) for j in candidates] + [(f.resolve_at, 0) for f in follows.values() if f.resolve_at]
+        # (step, 0) resolves before (step, 1) opens: a scope resolving at a step frees the group first.
+        events = [(j, 1) for j in candidates]
+        events += [(f.resolve_at, 0) for f in follows.values() if f.resolve_at is not None]
         heapq.heapify(events)
         while events:
             j, kind = heapq.heappop(events)
