@@ -3,8 +3,10 @@
 Trains (or loads, with --multi/--topic/--sentiment) the multi-task model and, with the same recipe, a
 topic-only and a sentiment-only model; prints JSON lines: per-task scores on the valid splits (and on
 their part that does not repeat a train text), Financial PhraseBank sentiment (all 4,846 sentences of
-sentences_50agree.csv; never trained on, read from ../shared/data and skipped when absent), and
-inference texts/s of the shared model versus running the two single-task models.
+sentences_50agree.csv; never trained on, read from ../shared/data and skipped when absent), sentiment on the
+held-out split of each bundled retail-investor set (with negative recall), expected calibration error per head
+on valid with the raw and the model's temperature-scaled probabilities, and inference texts/s of the shared
+model versus running the two single-task models.
 
     .venv/bin/python bench/quality.py --preset full --out runs/quality        # trains three models
     .venv/bin/python bench/quality.py --multi models/full-1 --speed-only       # speed with untrained twins
@@ -21,10 +23,17 @@ from pathlib import Path
 
 import torch
 
+from monitor import datasets
 from monitor.model.arguments import preset
-from monitor.model.corpora import CORPORA
+from monitor.model.calibration import (
+    expected_calibration_error,
+    label_indices,
+    log_probabilities,
+    negative_log_likelihood,
+)
+from monitor.model.corpora import CORPORA, DOMAIN_CORPORA
 from monitor.model.data import near_duplicate_mask, read_task_csv
-from monitor.model.evaluation import evaluate_examples, evaluate_task, predict_labels
+from monitor.model.evaluation import evaluate_task, predict_labels
 from monitor.model.inference import predict_probabilities, tokenize
 from monitor.model.labels import TASK_LABELS
 from monitor.model.serialization import load_model
@@ -53,6 +62,37 @@ def obtain(name: str, given: Path | None, tasks: dict, args, opts) -> tuple:
     return load_model(out)
 
 
+def probabilities(model, tokenizer, examples, task: str):
+    """Probabilities of ``task`` through the predictor's path (temperature-scaled when the model has one)."""
+    ids = tokenize(tokenizer, [e.text for e in examples], model.config.max_length)
+    return predict_probabilities(model, ids, pad_id=tokenizer.pad_token_id or 0, batch_size=64)[task]
+
+
+def calibration(name: str, task: str, model, tokenizer, valid) -> None:
+    """ECE (15 bins) and NLL on valid: raw softmax versus the stored temperature."""
+    labels = model.config.tasks[task]
+    targets = label_indices([e.label(task) for e in valid], labels)
+    stored = dict(model.config.temperatures)
+    model.config.temperatures = {}
+    raw = probabilities(model, tokenizer, valid, task)
+    model.config.temperatures = stored
+    scaled = probabilities(model, tokenizer, valid, task)
+    logits = log_probabilities(raw)
+    emit(kind="calibration", model=name, task=task, split="valid", temperature=stored.get(task, 1.0),
+         ece_raw=round(expected_calibration_error(raw, targets), 4),
+         ece_scaled=round(expected_calibration_error(scaled, targets), 4),
+         nll_raw=round(negative_log_likelihood(logits, targets), 4),
+         nll_scaled=round(negative_log_likelihood(logits, targets, stored.get(task, 1.0)), 4))
+
+
+def sentiment_report(name: str, split: str, model, tokenizer, examples) -> None:
+    labels = model.config.tasks["sentiment"]
+    predicted = [labels[i] for i in probabilities(model, tokenizer, examples, "sentiment").argmax(axis=1)]
+    report = evaluate_task("sentiment", [e.label("sentiment") for e in examples], predicted, labels)
+    emit(kind="score", model=name, task="sentiment", split=split, **report.summary(),
+         negative_recall=round(report.per_class.get("negative", {}).get("recall", 0.0), 4))
+
+
 def score(name: str, model, tokenizer, data_root: Path) -> None:
     for task in model.config.tasks:
         labels = model.config.tasks[task]
@@ -70,7 +110,11 @@ def score(name: str, model, tokenizer, data_root: Path) -> None:
         for split, (y_true, y_pred) in splits.items():
             report = evaluate_task(task, y_true, y_pred, labels)
             emit(kind="score", model=name, task=task, split=split, **report.summary())
+        calibration(name, task, model, tokenizer, valid)
     if "sentiment" in model.config.tasks:
+        for corpus, task in DOMAIN_CORPORA.items():
+            held = read_task_csv(datasets.path(f"{corpus}/valid.csv"), task, model.config.tasks[task])
+            sentiment_report(name, f"{corpus}_heldout", model, tokenizer, held)
         path = data_root / PHRASEBANK
         if not path.is_file():
             emit(
@@ -81,8 +125,7 @@ def score(name: str, model, tokenizer, data_root: Path) -> None:
             )
             return
         examples = read_task_csv(path, "sentiment", model.config.tasks["sentiment"])
-        report = evaluate_examples(model, tokenizer, examples, "sentiment", max_length=model.config.max_length)
-        emit(kind="score", model=name, task="sentiment", split="phrasebank_50agree", **report.summary())
+        sentiment_report(name, "phrasebank_50agree", model, tokenizer, examples)
 
 
 def timed_pass(models: list, texts: list[str], batch_size: int) -> float:

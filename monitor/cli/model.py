@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 class PresetName(StrEnum):
     quick = "quick"
     full = "full"
+    warm = "warm"
 
 
 class TaskName(StrEnum):
@@ -44,7 +45,9 @@ def _threads() -> int | None:
 
 def train(
     out: Path = typer.Option(..., "--out", help="Directory to write the model to (created if missing)."),
-    preset: PresetName = typer.Option(PresetName.quick, "--preset", help="quick: minutes on a CPU; full: best."),
+    preset: PresetName = typer.Option(
+        PresetName.quick, "--preset", help="quick: minutes on a CPU; full: best; warm: fine-tune --init-from."
+    ),
     backbone: str = typer.Option(None, "--backbone", help="Encoder directory or hub name (default MiniLM-L6)."),
     extra: Path = typer.Option(None, "--extra", help="CSV/JSONL of extra labels: text,topic,sentiment."),
     epochs: int = typer.Option(None, "--epochs", min=1, help="Override the preset's epochs."),
@@ -56,6 +59,12 @@ def train(
     data_root: Path = typer.Option(
         None, "--data-root", help="Folder laid out like monitor/datasets, used instead of it."
     ),
+    init_from: Path = typer.Option(
+        None, "--init-from", help="Model directory to fine-tune (warm start) instead of the backbone."
+    ),
+    replay: int = typer.Option(
+        None, "--replay", min=10, help="Base-corpus examples per task replayed in a warm start (default: preset's)."
+    ),
 ) -> None:
     """Train the multi-task model on the bundled corpora (+ extra labels) and save it to --out."""
     from monitor.model.arguments import preset as make_args
@@ -64,10 +73,16 @@ def train(
 
     _quiet_transformers(_threads())
     args = make_args(
-        preset.value, epochs=epochs, max_steps=max_steps, limit=limit, seed=seed, learning_rate=learning_rate
+        preset.value, epochs=epochs, max_steps=max_steps, limit=limit, seed=seed, learning_rate=learning_rate,
+        replay_per_corpus=replay,
     )
+    if init_from is not None:
+        from monitor.model.directory import ModelDirectory
+
+        ModelDirectory(init_from).check()
     started = time.perf_counter()
-    result = train_model(args, out=out, backbone=backbone, extra=extra, version=version, data_root=data_root)
+    result = train_model(args, out=out, backbone=backbone, extra=extra, version=version, data_root=data_root,
+                         init_from=init_from)
     dedup = result.config.training.get("valid_dedup_scores", {})
     for task, report in result.valid.items():
         typer.echo("valid " + format_report(report).split("\n", 1)[0])
@@ -77,6 +92,9 @@ def train(
                 f"  without the {d['near_duplicates_removed']} texts that repeat a train text: n={d['n']}  "
                 f"accuracy={d['accuracy']:.4f}  macro-F1={d['macro_f1']:.4f}"
             )
+    for task, calibration in result.config.training.get("calibration", {}).items():
+        typer.echo(f"calibration {task}: T={calibration['temperature']:.3f}  valid ECE "
+                   f"{calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}")
     typer.echo(f"model {result.config.version} written to {out} in {time.perf_counter() - started:.0f}s")
 
 
@@ -150,10 +168,6 @@ def predict(
             )
 
 
-def register(app: typer.Typer) -> None:
-    app.command("train")(train)
-    app.command("evaluate")(evaluate)
-    app.command("predict")(predict)
 def _serving_model(settings) -> Path:
     """What the workers serve: the registered champion, else the model directory from settings."""
     from monitor.cli.common import connected_engine
@@ -184,3 +198,7 @@ def _serving_model(settings) -> Path:
     )
 
 
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("predict")(predict)

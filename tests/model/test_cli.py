@@ -132,3 +132,17 @@ def test_missing_backbone_is_one_line(monkeypatch, capsys, tmp_path):
         "1",
     )
     assert code == 2 and "cannot load backbone" in err
+
+
+def test_train_warm_start_from_a_model_and_bad_init_from_is_one_line(monkeypatch, capsys, tiny_model_dir, tmp_path):
+    code, out, err = run_cli(monkeypatch, capsys, "train", "--preset", "warm", "--init-from", str(tiny_model_dir),
+                             "--out", str(tmp_path / "w"), "--limit", "40", "--max-steps", "2", "--replay", "30")
+    assert code == 0, err
+    assert "calibration sentiment: T=" in out
+    config = json.loads((tmp_path / "w" / "config.json").read_text())
+    assert config["training"]["init_from"]["version"] == "tiny-test"
+    assert config["training"]["data"]["corpora"]["twitter-fin-topic"]["train"] + \
+        config["training"]["data"]["corpora"]["twitter-fin-topic"]["dev"] == 30
+    code, _, err = run_cli(monkeypatch, capsys, "train", "--preset", "warm", "--init-from", str(tmp_path / "nope"),
+                           "--out", str(tmp_path / "x"))
+    assert code == 2 and "is not a model directory" in err and err.count("\n") == 1
