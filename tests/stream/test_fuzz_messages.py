@@ -51,23 +51,24 @@ scalars = st.one_of(st.none(), st.booleans(), numbers, strings)
 json_values = st.recursive(
     scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(strings, inner, max_size=4), max_leaves=25
 )
+odd_timestamps = st.sampled_from(
+    [
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59.999999",
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T00:00:00Z",
+        "2024-02-30T00:00:00Z",
+        "2024-01-01T24:00:00",
+        "2024-01-01T00:00:00+24:00",
+        " 2024-01-01 ",
+        "",
+        "\u0660\u0662-01-01",
+    ]
+)
 timestamps = st.one_of(
     st.datetimes(timezones=st.timezones() | st.just(UTC) | st.none()).map(datetime.isoformat),
-    st.sampled_from(
-        [
-            "9999-12-31T23:59:59-14:00",
-            "0001-01-01T00:00:00+14:00",
-            "9999-12-31T23:59:59.999999",
-            "1969-12-31T23:59:59Z",
-            "1970-01-01T00:00:00Z",
-            "2024-02-30T00:00:00Z",
-            "2024-01-01T24:00:00",
-            "2024-01-01T00:00:00+24:00",
-            " 2024-01-01 ",
-            "",
-            "\u0660\u0662-01-01",
-        ]
-    ),
+    odd_timestamps,
     scalars,
 )
 
@@ -122,7 +123,8 @@ plausible_news = st.fixed_dictionaries(
         "tickers": st.lists(safe_strings, max_size=3),
         "published_at": st.datetimes(
             min_value=datetime(1970, 1, 2), max_value=datetime(2026, 1, 1), timezones=st.timezones() | st.none()
-        ).map(datetime.isoformat),
+        ).map(datetime.isoformat)
+        | odd_timestamps,
         "meta": safe_json,
         "deep": st.integers(min_value=0, max_value=62).map(lambda d: wrap(d, 1)),
     },
