@@ -10,7 +10,7 @@ import typer
 from monitor.cli.common import connected_engine, load_settings
 from monitor.errors import MonitorError
 from monitor.store import make_session_factory
-from monitor.store.orm import Alert
+from monitor.store.orm import ALL_TOPICS, Alert
 
 app = typer.Typer(help="Negative-sentiment spike alerts.", no_args_is_help=True)
 
@@ -23,6 +23,11 @@ def parse_time(value: str | None, option: str = "--now") -> datetime | None:
     except ValueError:
         raise MonitorError(f"{option} {value!r} is not an ISO 8601 time (e.g. 2020-05-01T12:00:00Z)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _scope(name: str) -> str:
+    """How a terminal line names a scope: the all-topics scope by words, not its stored key."""
+    return "All topics" if name == ALL_TOPICS else name
 
 
 @app.command("check")
@@ -79,7 +84,7 @@ def status() -> None:
     typer.echo(f"at {now.isoformat()} (latest event time); windows {', '.join(map(scale_label, _scales(settings)))}")
     for s in scopes:
         counts = " ".join(f"{scale_label(x.window_minutes)}:{x.window_count}/{x.baseline_count}" for x in s.scales)
-        typer.echo(f"  {s.scope:<28} {s.articles_per_day:8.1f}/day  {s.verdict}  [window/baseline {counts}]")
+        typer.echo(f"  {_scope(s.scope):<28} {s.articles_per_day:8.1f}/day  {s.verdict}  [window/baseline {counts}]")
 
 
 @app.command("list")
@@ -119,11 +124,11 @@ def _report(result: Any) -> None:
     typer.echo(f"checked up to {result.now.isoformat()}: {result.steps} step(s){since}")
     for label, alerts in (("opened", result.opened), ("resolved", result.resolved), ("open", result.updated)):
         for alert in alerts:
-            typer.echo(f"  {label:<8} #{alert.id} {alert.scope}: {_figures(alert)}")
+            typer.echo(f"  {label:<8} #{alert.id} {_scope(alert.scope)}: {_figures(alert)}")
     for scope in sorted(set(result.muted)):
-        typer.echo(f"  muted    {scope}: spike not raised")
+        typer.echo(f"  muted    {_scope(scope)}: spike not raised")
     for scope in sorted(set(result.cooling_down)):
-        typer.echo(f"  cooldown {scope}: spike not raised")
+        typer.echo(f"  cooldown {_scope(scope)}: spike not raised")
 
 
 def _moment(f: dict[str, Any] | None) -> str:
@@ -144,4 +149,4 @@ def _line(alert: Alert) -> str:
     ack = f" ack by {alert.acknowledged_by}" if alert.acknowledged_at else ""
     when = alert.opened_at.isoformat(timespec="minutes")
     group = f" group {alert.group_id}" if alert.group_id else ""
-    return f"#{alert.id} {alert.status:<8} {when} {alert.scope}{group}: {_figures(alert)}{ack}"
+    return f"#{alert.id} {alert.status:<8} {when} {_scope(alert.scope)}{group}: {_figures(alert)}{ack}"

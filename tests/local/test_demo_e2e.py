@@ -118,8 +118,8 @@ def _everyday_commands(env_file, demo: DemoRun) -> None:
     assert "/hooks/alerts" in ok("monitor webhooks list")
     assert "delivered" in ok("monitor webhooks test 1")  # the demo's receiver on loopback, allowed as for the demo
     demo.wait_for_line(r"^\[webhook\] test event for endpoint 1: signature verified")
-    ok("monitor alerts check")
-    ok("monitor alerts list")
+    for command in ("monitor alerts check", "monitor alerts list"):
+        assert "__all__" not in ok(command), command  # the all-topics scope by name, as everywhere else
     produced = ok("monitor produce - --skip-invalid", stdin=README_LINES)
     assert "sent 1 message to news" in produced and "skipped 1 invalid line" in produced
     stopped = subprocess.run(["bash", "-c", f'source "{env_file}" && "{sys.executable}" -m monitor produce -'],
