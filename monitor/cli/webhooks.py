@@ -10,6 +10,15 @@ from monitor.store import make_session_factory, transaction
 app = typer.Typer(help="Signed webhook endpoints and their delivery relay.", no_args_is_help=True)
 
 
+def _topics(topics: list[str] | None) -> str:
+    """An endpoint's filter as a person reads it: `all topics` for the all-topics scope, not its key."""
+    from monitor.store.orm import ALL_TOPICS
+
+    if not topics:
+        return "every alert"
+    return ", ".join("all topics" if t == ALL_TOPICS else t for t in topics)
+
+
 @app.command("add")
 def add(
     url: str = typer.Argument(..., help="http(s) URL that receives alert events."),
@@ -39,7 +48,7 @@ def add(
     finally:
         engine.dispose()
     typer.echo(
-        f"endpoint {endpoint_id} added for {', '.join(shown_topics) if shown_topics else 'every topic'}"
+        f"endpoint {endpoint_id} added for {_topics(shown_topics)}"
     )
     typer.echo(f"signing secret (shown once, store it now): {secret}")
 
@@ -56,7 +65,7 @@ def list_() -> None:
         with transaction(make_session_factory(engine)) as session:
             rows = [
                 f"{e.id:>4} {'enabled ' if e.enabled else 'disabled'} {e.url} "
-                f"topics={','.join(e.topics) if e.topics else '*'} secret={mask_secret(e.secret)}"
+                f"for {_topics(e.topics)}, secret {mask_secret(e.secret)}"
                 + (f" ({e.disabled_reason})" if e.disabled_reason else "")
                 for e in list_endpoints(session=session)
             ]

@@ -115,7 +115,8 @@ def _everyday_commands(env_file, demo: DemoRun) -> None:
     assert "no training runs yet" in ok("monitor models runs")
     predicted = ok('monitor predict "Fed signals two more rate hikes"')  # the champion; no models/current here
     assert "Fed signals" in predicted and "neg " in predicted
-    assert "/hooks/alerts" in ok("monitor webhooks list")
+    endpoints = ok("monitor webhooks list")
+    assert "/hooks/alerts" in endpoints and "for every alert" in endpoints and "__all__" not in endpoints
     assert "delivered" in ok("monitor webhooks test 1")  # the demo's receiver on loopback, allowed as for the demo
     demo.wait_for_line(r"^\[webhook\] test event for endpoint 1: signature verified")
     for command in ("monitor alerts check", "monitor alerts list"):
