@@ -67,6 +67,10 @@ def recreate(url: str) -> None:
     create_database(_admin_url(url), name)
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def prepare_database(url: str, fresh: bool | None) -> str:
     """Reset or keep the demo's database as ``fresh`` says (None: reset a marked one); returns what happened."""
     state = inspect_database(url)
@@ -74,7 +78,7 @@ def prepare_database(url: str, fresh: bool | None) -> str:
     if state.articles == 0:
         mark_as_demo(url)
         return f"database {shown} is empty: the replay fills it"
-    previous = f"{state.articles:,} articles and {state.alerts:,} alerts from an earlier run"
+    previous = f"{_plural(state.articles, 'article')} and {_plural(state.alerts, 'alert')} from an earlier run"
     if fresh or (fresh is None and state.marked):
         recreate(url)
         mark_as_demo(url)

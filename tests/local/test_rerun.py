@@ -32,7 +32,7 @@ def test_a_database_the_demo_filled_is_emptied_on_the_next_run(database):
     assert "is empty" in prepare_database(database, None)  # first run: marks it as the demo's
     _add_article(database)
     said = prepare_database(database, None)
-    assert "held 1 articles" in said and "dropped and created again" in said
+    assert "held 1 article and 0 alerts" in said and "dropped and created again" in said
     state = inspect_database(database)
     assert state.articles == 0 and state.marked
 
