@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +53,26 @@ def load_texts(n: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
-def build_untrained_minilm(directory: Path) -> Path:
-    """MiniLM-L6 backbone + randomly initialised heads, saved as a servable model directory."""
+def build_untrained_minilm(directory: Path, shape: Path | None = None) -> Path:
+    """MiniLM-L6 backbone + randomly initialised heads, saved as a servable model directory.
+
+    With ``shape`` (a folder holding the backbone's config.json and tokenizer files, no weights) the
+    encoder is built from its config with random weights: the same network, the same speed, for
+    machines the 84 MB weights package cannot be brought to.
+    """
     from monitor.model.backbone import load_backbone
     from monitor.model.config import ModelConfig
     from monitor.model.labels import TASK_LABELS
     from monitor.model.modeling import MultiTaskModel
     from monitor.model.serialization import save_model
 
-    encoder, tokenizer, name = load_backbone(None)
+    if shape is not None:
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(shape))
+        tokenizer, name = AutoTokenizer.from_pretrained(shape), "sentence-transformers/all-MiniLM-L6-v2"
+    else:
+        encoder, tokenizer, name = load_backbone(None)
     config = ModelConfig(
         backbone=name, tasks={t: list(v) for t, v in TASK_LABELS.items()}, version="minilm-untrained-bench"
     )
@@ -79,20 +90,27 @@ def model_alone(predictor: Any, texts: Sequence[str], micro_batch: int) -> float
 @contextmanager
 def database(url: str | None) -> Iterator[Engine]:
     admin = None
-    if url is None:
-        admin = reachable_local_postgres()
-        if admin is None:
-            raise SystemExit("no Postgres on 127.0.0.1:5432; pass --database-url")
-        name = f"monitor_bench_{uuid.uuid4().hex[:8]}"
-        url = create_database(admin, name)
-    migrate.upgrade(url)
-    engine = make_engine(DatabaseSettings(url=url))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        if admin is not None:
-            drop_database(admin, name)
+    with ExitStack() as stack:
+        if url is None:
+            admin = reachable_local_postgres() or _embedded_postgres(stack)
+            name = f"monitor_bench_{uuid.uuid4().hex[:8]}"
+            url = create_database(admin, name)
+        migrate.upgrade(url)
+        engine = make_engine(DatabaseSettings(url=url))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+            if admin is not None:
+                drop_database(admin, name)
+
+
+def _embedded_postgres(stack: ExitStack) -> str:
+    """No Postgres on 127.0.0.1:5432 (a bare GPU machine): a private one from the pgserver package."""
+    from monitor.local import EmbeddedPostgres
+
+    data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pg-")))
+    return stack.enter_context(EmbeddedPostgres(data)).admin_url
 
 
 class Bench:
@@ -204,15 +222,17 @@ def parse() -> argparse.Namespace:
     p.add_argument("--processes", type=int, nargs="*", default=[], help="with --null-model: also N worker processes")
     p.add_argument("--null-worker", action="store_true", help=argparse.SUPPRESS)  # a child of --processes
     p.add_argument("--model", type=Path, help="model directory (default: MiniLM-L6 with untrained heads)")
+    p.add_argument("--backbone-shape", type=Path, help="MiniLM config + tokenizer folder: random weights, same speed")
     p.add_argument("--database-url", help="Postgres database to use (default: a scratch one on localhost)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto")
-    p.add_argument("--batch-size", type=int, default=32, help="the predictor's sub-batch (padding unit)")
+    p.add_argument("--batch-size", type=int, help="most texts per forward pass (default: the device's, 32 on CPU)")
+    p.add_argument("--max-tokens", type=int, help="token budget per forward pass (default: the device's)")
     p.add_argument(
         "--micro-batch",
         type=int,
-        default=128,
-        help="the worker's flush size (MONITOR_MODEL__MAX_BATCH_SIZE); sorted by length, then sub-batched",
+        help="the worker's flush size (default: the device's, 128 on CPU, 1024 on CUDA); sorted by length, "
+        "then cut into forward passes",
     )
     p.add_argument("--max-wait-ms", type=int, default=200)
     p.add_argument("--partitions", type=int, default=3)
@@ -225,6 +245,7 @@ def parse() -> argparse.Namespace:
 
 def main() -> None:
     args = parse()
+    args.micro_batch = args.micro_batch or default_flush(args.device)
     if args.null_worker:
         from ceiling import null_worker_main
 
@@ -238,10 +259,16 @@ def main() -> None:
 
     texts = load_texts(args.n)
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = args.model or build_untrained_minilm(Path(tmp) / "minilm-untrained")
+        model_dir = args.model or build_untrained_minilm(Path(tmp) / "minilm-untrained", args.backbone_shape)
         predictor = Predictor.from_directory(
-            model_dir, device=args.device, precision=args.precision, max_length=64, batch_size=args.batch_size
+            model_dir,
+            device=args.device,
+            precision=args.precision,
+            max_length=64,
+            batch_size=args.batch_size,
+            max_tokens=args.max_tokens,
         )
+        args.batch_size, args.max_tokens = predictor.batch_size, predictor.max_tokens
         import torch
 
         emit(
@@ -255,6 +282,7 @@ def main() -> None:
             load_average=os.getloadavg(),
             n=args.n,
             batch_size=args.batch_size,
+            max_tokens=args.max_tokens,
             micro_batch=args.micro_batch,
         )
         predictor.predict(texts[: args.batch_size * 2])  # warm-up
@@ -281,6 +309,12 @@ def main() -> None:
             lat_texts = load_texts(int(rate * args.latency_seconds))
             latency = bench.latency(lat_texts, rate, args.micro_batch)
             emit(event="latency", **latency, load_average=os.getloadavg())
+
+
+def default_flush(device: str) -> int:
+    from monitor.model.devices import CPU_BATCHING, CUDA_BATCHING, resolve_device
+
+    return (CUDA_BATCHING if resolve_device(device).type == "cuda" else CPU_BATCHING).flush_size
 
 
 def pipeline_ceiling(args: argparse.Namespace) -> None:
