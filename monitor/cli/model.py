@@ -65,6 +65,10 @@ def train(
     replay: int = typer.Option(
         None, "--replay", min=10, help="Base-corpus examples per task replayed in a warm start (default: preset's)."
     ),
+    domains: str = typer.Option(
+        None, "--domains", help="Comma-separated retail-investor corpora to train on too, or 'none' (default: all; "
+        "a warm start: those its source model was trained on)."
+    ),
 ) -> None:
     """Train the multi-task model on the bundled corpora (+ extra labels) and save it to --out."""
     from monitor.model.arguments import preset as make_args
@@ -74,7 +78,7 @@ def train(
     _quiet_transformers(_threads())
     args = make_args(
         preset.value, epochs=epochs, max_steps=max_steps, limit=limit, seed=seed, learning_rate=learning_rate,
-        replay_per_corpus=replay,
+        replay_per_corpus=replay, domains=_domains(domains),
     )
     if init_from is not None:
         from monitor.model.directory import ModelDirectory
@@ -96,6 +100,12 @@ def train(
         typer.echo(f"calibration {task}: T={calibration['temperature']:.3f}  valid ECE "
                    f"{calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}")
     typer.echo(f"model {result.config.version} written to {out} in {time.perf_counter() - started:.0f}s")
+
+
+def _domains(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [] if value.strip().lower() == "none" else [v.strip() for v in value.split(",") if v.strip()]
 
 
 def _read_eval_file(path: Path, task: str, labels: list[str]):

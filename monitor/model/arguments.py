@@ -30,8 +30,9 @@ class TrainingArguments:
     temperature: float = 1.0
     freeze_layers: int = 0
     limit: int | None = None
-    # Corpora of other domains trained on too (retail investors' posts, sentiment only); see DOMAIN_CORPORA.
-    domains: list[str] = field(default_factory=lambda: ["stock-tweets-taborda", "surge-stock-sentiment"])
+    # Corpora of other domains trained on too (retail investors' posts, sentiment only; see DOMAIN_CORPORA).
+    # None: all of them from scratch; in a warm start, the ones the source model was trained on (what it replays).
+    domains: list[str] | None = None
     replay_per_corpus: int | None = None  # warm start: a stratified sample of each base corpus's train split
     max_steps: int | None = None
     patience: int = 2

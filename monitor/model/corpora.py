@@ -25,6 +25,7 @@ CORPORA = {"topic": "twitter-fin-topic", "sentiment": "twitter-fin-sentiment"}
 # Further corpora of one task in other domains (retail investors' posts): trained on like the base corpora, their
 # held-out valid.csv scored separately per domain. The task's own valid split stays the headline figure.
 DOMAIN_CORPORA = {"stock-tweets-taborda": "sentiment", "surge-stock-sentiment": "sentiment"}
+DEFAULT_DOMAINS = tuple(DOMAIN_CORPORA)
 
 
 def bundled_root() -> Path:

@@ -15,7 +15,7 @@ from monitor.model.arguments import TrainingArguments
 from monitor.model.calibration import HeadCalibration, calibrate_head, label_indices
 from monitor.model.card import hardware, render_card
 from monitor.model.config import ModelConfig, library_versions
-from monitor.model.corpora import TrainingData, load_training_data
+from monitor.model.corpora import DEFAULT_DOMAINS, TrainingData, load_training_data
 from monitor.model.data import Example, near_duplicate_mask
 from monitor.model.directory import CARD_NAME, EVALUATION_NAME, ModelDirectory
 from monitor.model.errors import TrainingDataError
@@ -156,9 +156,13 @@ def train_model(
     set_seed(args.seed)
     tasks = tasks or {t: list(v) for t, v in TASK_LABELS.items()}
     if init_from:
+        trained_on = (ModelDirectory(init_from).config.training.get("arguments") or {}).get("domains") or []
         model, tokenizer = warm_model(args, tasks, Path(init_from))
         source = {"path": str(Path(init_from).resolve()), "replay_per_corpus": args.replay_per_corpus}
-        args = replace(args, max_length=model.config.max_length, pooling=model.config.pooling)
+        args = replace(args, max_length=model.config.max_length, pooling=model.config.pooling,
+                       domains=list(trained_on) if args.domains is None else args.domains)
+    elif args.domains is None:
+        args = replace(args, domains=list(DEFAULT_DOMAINS))
     data = load_training_data(
         tasks,
         seed=args.seed,

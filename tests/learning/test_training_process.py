@@ -17,6 +17,20 @@ def test_command_carries_only_the_flags_that_are_set(tmp_path):
                      "--extra": str(tmp_path / "l.csv"), "--max-steps": "5", "--learning-rate": "0.01"}
 
 
+def test_settings_make_a_warm_start_from_the_champion_or_a_scratch_run(tmp_path):
+    from monitor.settings import SchedulerSettings
+
+    sched = SchedulerSettings(retrain_replay_per_corpus=500)
+    warm = TrainRequest.from_settings(sched, out_dir=tmp_path / "o", version="r1", extra_file=None,
+                                      init_from=tmp_path / "champ")
+    flags = dict(zip(warm.command()[4::2], warm.command()[5::2], strict=True))
+    assert flags["--preset"] == "warm" and flags["--init-from"] == str(tmp_path / "champ")
+    assert flags["--replay"] == "500"
+    scratch = TrainRequest.from_settings(sched, out_dir=tmp_path / "o", version="r1", extra_file=None)
+    flags = dict(zip(scratch.command()[4::2], scratch.command()[5::2], strict=True))
+    assert flags["--preset"] == "full" and "--init-from" not in flags and "--replay" not in flags
+
+
 class SleepRequest(TrainRequest):
     def command(self) -> list[str]:
         import sys

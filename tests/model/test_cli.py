@@ -141,8 +141,23 @@ def test_train_warm_start_from_a_model_and_bad_init_from_is_one_line(monkeypatch
     assert "calibration sentiment: T=" in out
     config = json.loads((tmp_path / "w" / "config.json").read_text())
     assert config["training"]["init_from"]["version"] == "tiny-test"
-    assert config["training"]["data"]["corpora"]["twitter-fin-topic"]["train"] + \
-        config["training"]["data"]["corpora"]["twitter-fin-topic"]["dev"] == 30
+    corpora = config["training"]["data"]["corpora"]
+    assert corpora["twitter-fin-topic"]["train"] + corpora["twitter-fin-topic"]["dev"] == 30
+    # The source model records no retail-investor corpora, so the warm start replays none either.
+    assert set(corpora) == {"twitter-fin-topic", "twitter-fin-sentiment"}
     code, _, err = run_cli(monkeypatch, capsys, "train", "--preset", "warm", "--init-from", str(tmp_path / "nope"),
                            "--out", str(tmp_path / "x"))
     assert code == 2 and "is not a model directory" in err and err.count("\n") == 1
+
+
+def test_train_domains_option(monkeypatch, capsys, tiny_encoder_dir, tmp_path):
+    code, _, err = run_cli(monkeypatch, capsys, "train", "--backbone", str(tiny_encoder_dir), "--out",
+                           str(tmp_path / "m"), "--limit", "30", "--max-steps", "1",
+                           "--domains", "surge-stock-sentiment")
+    assert code == 0, err
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert set(config["training"]["domain_scores"]) == {"surge-stock-sentiment"}
+    assert config["training"]["arguments"]["domains"] == ["surge-stock-sentiment"]
+    code, _, err = run_cli(monkeypatch, capsys, "train", "--backbone", str(tiny_encoder_dir), "--out",
+                           str(tmp_path / "x"), "--limit", "30", "--domains", "reddit")
+    assert code == 2 and "unknown domain corpus 'reddit'" in err and err.count("\n") == 1
