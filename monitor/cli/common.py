@@ -11,8 +11,6 @@ __all__ = ["connected_engine", "load_settings"]
 
 def connected_engine(settings: Settings) -> Engine:
     """An engine that has been checked to reach Postgres (else a one-line error)."""
-    from monitor.store import check_connection, make_engine
+    from monitor.store import connect
 
-    engine = make_engine(settings.database)
-    check_connection(engine)
-    return engine
+    return connect(settings.database)

@@ -30,9 +30,9 @@ def worker(
     if processes > 1:
         raise typer.Exit(_worker_processes(processes, model, model_check_seconds))
     from monitor.cli import configure_logging
+    from monitor.learning.serving import RegistryModelSource, load_predictor
     from monitor.store import make_session_factory
-    from monitor.stream import RegistryModelSource, StaticModelSource, build_worker, run_worker
-    from monitor.stream.model_source import load_predictor
+    from monitor.stream import StaticModelSource, build_worker, run_worker
     from monitor.stream.runner import ensure_dead_letter_topic
 
     settings = load_settings()

@@ -5,7 +5,7 @@ from monitor.stream.clients import ensure_topic, make_consumer, make_producer
 from monitor.stream.deadletter import DeadLetter, DeadLetterQueue, dead_letter_headers
 from monitor.stream.errors import Backpressure, InvalidMessage, StoreRejected
 from monitor.stream.message import MessageLimits, NewsMessage, Reason, parse_message
-from monitor.stream.model_source import ModelSource, RegistryModelSource, StaticModelSource
+from monitor.stream.model_source import ModelSource, PredictorLike, StaticModelSource
 from monitor.stream.runner import build_worker, run_worker
 from monitor.stream.sink import PostgresSink, ScoredArticle
 from monitor.stream.worker import StreamWorker
@@ -18,11 +18,11 @@ __all__ = [
     "InvalidMessage",
     "MessageLimits",
     "ModelSource",
+    "PredictorLike",
     "NewsMessage",
     "PostgresSink",
     "Reason",
     "RecordBatch",
-    "RegistryModelSource",
     "ScoredArticle",
     "StaticModelSource",
     "StoreRejected",
