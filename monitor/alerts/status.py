@@ -44,7 +44,11 @@ def scale_label(minutes: int) -> str:
 def describe_scopes(
     settings: AlertSettings, *, session: Session, now: datetime | None = None, max_tickers: int = 20
 ) -> tuple[datetime | None, list[ScopeStatus]]:
-    """Every topic, all topics and the busiest tickers at ``now`` (default: the latest event time)."""
+    """Every topic, all topics and the busiest tickers at ``now`` (default: the latest event time).
+
+    Tickers named fewer than ``min_count`` times over the windows and baseline are left out: there are
+    many, and none of them can decide.
+    """
     history = find_history(datetime.now(UTC), settings.max_history_days, session=session)
     now = now or history.latest
     if now is None:
@@ -53,6 +57,7 @@ def describe_scopes(
     lookback = max(detector.scales) + detector.baseline_steps
     start = now - detector.step * (lookback + 1)
     counts = load_bucket_counts(start, lookback + 1, detector.step, tickers=settings.ticker_scopes, session=session)
+    counts.drop_thin(settings.min_count, keep=set())  # tickers that could not fill even the widest window
     tickers = sorted((s for s in counts.total if s.startswith(TICKER_PREFIX)), key=lambda s: -counts.total[s].sum())
     for dropped in tickers[max_tickers:]:
         del counts.total[dropped], counts.negative[dropped]

@@ -81,7 +81,8 @@ def status() -> None:
     if now is None:
         typer.echo("no articles stored yet; nothing to decide on")
         return
-    typer.echo(f"at {now.isoformat()} (latest event time); windows {', '.join(map(scale_label, _scales(settings)))}")
+    typer.echo(f"at {now.isoformat()} (latest event time); windows {', '.join(map(scale_label, _scales(settings)))}; "
+               f"tickers named fewer than {settings.alerts.min_count} times lately are not listed")
     for s in scopes:
         counts = " ".join(f"{scale_label(x.window_minutes)}:{x.window_count}/{x.baseline_count}" for x in s.scales)
         typer.echo(f"  {_scope(s.scope):<28} {s.articles_per_day:8.1f}/day  {s.verdict}  [window/baseline {counts}]")
@@ -134,8 +135,10 @@ def _report(result: Any) -> None:
 def _moment(f: dict[str, Any] | None) -> str:
     if not f:
         return "-"
+    from monitor.alerts.status import scale_label
+
     return (f"{f['observed_share']:.0%} vs {f['baseline_share']:.0%} ({f['window_negative']} of {f['window_count']} "
-            f"in {f['window_minutes']} min to {f['window_end'][:16]}, p={f['p_value']:.2g})")
+            f"in {scale_label(f['window_minutes'])} to {f['window_end'][:16]}, p={f['p_value']:.2g})")
 
 
 def _figures(alert: Alert) -> str:
