@@ -155,12 +155,9 @@ def train_model(
     started = time.perf_counter()
     set_seed(args.seed)
     tasks = tasks or {t: list(v) for t, v in TASK_LABELS.items()}
+    source = None
     if init_from:
-        trained_on = (ModelDirectory(init_from).config.training.get("arguments") or {}).get("domains") or []
-        model, tokenizer = warm_model(args, tasks, Path(init_from))
-        source = {"path": str(Path(init_from).resolve()), "replay_per_corpus": args.replay_per_corpus}
-        args = replace(args, max_length=model.config.max_length, pooling=model.config.pooling,
-                       domains=list(trained_on) if args.domains is None else args.domains)
+        model, tokenizer, args, source = _warm_start(args, tasks, Path(init_from))
     elif args.domains is None:
         args = replace(args, domains=list(DEFAULT_DOMAINS))
     data = load_training_data(
@@ -175,8 +172,6 @@ def train_model(
     )
     if not init_from:
         model, tokenizer = build_model(args, tasks, backbone)
-    else:
-        source["version"] = ModelDirectory(init_from).version
     log.info(
         "model: %s, %d parameters, %d trainable",
         model.config.backbone,
@@ -199,7 +194,7 @@ def train_model(
     config.training = {
         "arguments": asdict(args),
         "data": data.summary,
-        "init_from": source if init_from else None,
+        "init_from": source,
         "steps": loop.steps,
         "examples_seen": loop.examples,
         "train_seconds": round(train_seconds, 1),
@@ -215,11 +210,27 @@ def train_model(
         "hardware": hardware(),
     }
     config.training["total_seconds"] = round(time.perf_counter() - started, 1)
-    out = Path(out)
+    _write(Path(out), model, tokenizer, {t: r.to_dict() for t, r in valid.items()} | {"dedup": dedup})
+    return TrainResult(directory=Path(out), config=config, valid=valid, seconds=time.perf_counter() - started)
+
+
+def _warm_start(args: TrainingArguments, tasks, init_from: Path) -> tuple[MultiTaskModel, object, TrainingArguments,
+                                                                           dict]:
+    """The source model, the arguments adapted to it, and the provenance to record."""
+    source = ModelDirectory(init_from)
+    trained_on = (source.config.training.get("arguments") or {}).get("domains") or []
+    provenance = {"version": source.version, "path": str(init_from.resolve()),
+                  "replay_per_corpus": args.replay_per_corpus}
+    model, tokenizer = warm_model(args, tasks, init_from)
+    # Its weights were trained with this max length and pooling; it replays what it was trained on.
+    args = replace(args, max_length=model.config.max_length, pooling=model.config.pooling,
+                   domains=list(trained_on) if args.domains is None else args.domains)
+    return model, tokenizer, args, provenance
+
+
+def _write(out: Path, model: MultiTaskModel, tokenizer, evaluation: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    evaluation = {t: r.to_dict() for t, r in valid.items()} | {"dedup": dedup}
     (out / EVALUATION_NAME).write_text(json.dumps(evaluation, indent=2) + "\n")
-    config.library_versions = library_versions()
-    (out / CARD_NAME).write_text(render_card(config, evaluation), encoding="utf-8")
+    model.config.library_versions = library_versions()
+    (out / CARD_NAME).write_text(render_card(model.config, evaluation), encoding="utf-8")
     save_model(model, tokenizer, out)  # config.json last: the directory is complete once it appears
-    return TrainResult(directory=out, config=config, valid=valid, seconds=time.perf_counter() - started)
