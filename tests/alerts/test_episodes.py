@@ -154,6 +154,12 @@ def test_rows_dated_in_year_1_or_9999_are_left_out_not_fatal(session_factory):
         write_items([Item(datetime(1, 1, 1, tzinfo=UTC), "Earnings", "negative", "ancient"),
                      Item(datetime(9999, 12, 31, tzinfo=UTC), "Earnings", "negative", "far future")],
                     session=session)
+        # Odd but storable tickers fields: an object, nulls, numbers, nested values, a huge cashtag run.
+        odd_text = "$" * 500 + " $A$B $"
+        odd = write_items([Item(T0 + timedelta(hours=h), "Earnings", "neutral", odd_text) for h in range(4)],
+                          session=session)
+        for article_id, tickers in zip(odd, [{"a": 1}, [None, 5, {"x": [1]}], "TSLA", [[["$X"]]]], strict=True):
+            session.execute(update(Article).where(Article.id == article_id).values(tickers=tickers))
     result = check_alerts(RULES, session_factory)
     assert (result.left_out_too_old, result.left_out_in_future) == (1, 1)
     assert result.evaluated_from <= T0 and result.steps < 200  # not two thousand years of steps
