@@ -17,6 +17,9 @@ class KafkaSettings(BaseModel):
     consumer_group: str = Field("monitor-worker", description="Consumer group shared by all workers.")
     dead_letter_topic: str = Field("news.dlq", description="Topic that invalid messages go to, with a reason.")
     label_topic: str = Field("news.labels", description="Topic of label events consumed by `monitor labels`.")
+    label_dead_letter_topic: str = Field(
+        "news.labels.dlq", description="Topic that invalid label events go to, with a reason (same headers)."
+    )
     client_id: str = Field("fin-news-monitor", description="Kafka client id prefix.")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Kafka security protocol."

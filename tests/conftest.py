@@ -106,6 +106,7 @@ def settings(broker: EmbeddedBroker, database_url: str, kafka_topic: str, tmp_pa
             input_topic=kafka_topic,
             dead_letter_topic=f"{kafka_topic}.dlq",
             label_topic=f"{kafka_topic}.labels",
+            label_dead_letter_topic=f"{kafka_topic}.labels.dlq",
             consumer_group=f"g-{kafka_topic}",
         ),
         database=DatabaseSettings(url=database_url),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import threading
 from pathlib import Path
 
 import typer
@@ -48,23 +47,24 @@ def consume(
         None, "--until-idle", min=1, help="Exit after this many seconds without events (default: never)."
     ),
 ) -> None:
-    """Consume label events from MONITOR_KAFKA__LABEL_TOPIC; bad ones go to <label_topic>.dlq."""
-    from monitor.learning.events import LabelEventConsumer, consume_until_idle
+    """Consume label events from MONITOR_KAFKA__LABEL_TOPIC; bad ones go to MONITOR_KAFKA__LABEL_DEAD_LETTER_TOPIC."""
+    from monitor.learning.events import build_label_consumer, consume_until_idle
 
     settings = load_settings()
     engine = connected_engine(settings)
-    consumer = LabelEventConsumer(settings, make_session_factory(engine))
-    stop = threading.Event()
+    consumer = build_label_consumer(settings, make_session_factory(engine))
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda *_: consumer.stop())  # the handler only flips the stop flag
     try:
         if until_idle:
-            new = consume_until_idle(consumer, idle_seconds=until_idle, stop=stop)
+            try:
+                new = consume_until_idle(consumer, idle_seconds=until_idle)
+            finally:
+                consumer.close()
             typer.echo(f"{new} new labels")
         else:
-            consumer.run(stop)
+            consumer.run()  # closes the consumer when it stops
     finally:
-        consumer.close()
         engine.dispose()
 
 

@@ -1,191 +1,127 @@
-"""Consume label events from Kafka: good ones stored once, bad ones to ``<label_topic>.dlq``.
+"""Label events from Kafka: the consumer engine running the label handler (parse → store labels).
 
-Commit order is fixed: dead letters flushed, labels committed to Postgres, then Kafka offsets.
+The engine (``monitor.stream.engine``) gives label events the news worker's guarantees: one
+transaction per batch, then dead letters (``MONITOR_KAFKA__LABEL_DEAD_LETTER_TOPIC``, the same
+``dlq.*`` headers), then offsets; a database outage pauses, seeks back and retries with backoff.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from kafka.errors import KafkaError
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.errors import DatabaseUnavailable
 from monitor.learning.labels import NewLabel, insert_labels, unlink_unknown_articles
 from monitor.learning.records import BadLabel, parse_label_record
 from monitor.settings import Settings
-from monitor.store import transaction
+from monitor.stream.backoff import Backoff
+from monitor.stream.batching import BatchPolicy, RecordBatch
+from monitor.stream.clients import make_consumer, make_producer
+from monitor.stream.deadletter import DeadLetterQueue
+from monitor.stream.engine import BatchOutcome, ConsumerEngine
+from monitor.stream.errors import InvalidMessage, StoreRejected
+from monitor.stream.isolation import run_isolating
+from monitor.stream.message import MessageLimits, Reason, decode_object
+from monitor.stream.runner import message_limits
+from monitor.stream.sink import database_answers, store_transaction
+from monitor.stream.triage import dead_letter_for, split_records
 
 log = logging.getLogger(__name__)
 
-REASON_HEADER = "reason"
-SOURCE_HEADER = "source"
-
-
-def dead_letter_topic(label_topic: str) -> str:
-    return f"{label_topic}.dlq"
+INVALID_LABEL = "invalid_label"
+"""Dead-letter reason of a label event that is well-formed JSON but not a usable label."""
 
 
 def label_consumer_group(settings: Settings) -> str:
     return f"{settings.kafka.consumer_group}.labels"
 
 
-def parse_label_event(value: bytes | None, *, max_bytes: int, max_text_chars: int) -> NewLabel:
-    """One Kafka message value -> a label; :class:`BadLabel` says why it can't be one."""
-    if value is None:
-        raise BadLabel("empty message (tombstone)")
-    if len(value) > max_bytes:
-        raise BadLabel(f"message is {len(value)} bytes, over the limit of {max_bytes}")
+def parse_label_event(value: bytes | None, limits: MessageLimits) -> NewLabel:
+    """One Kafka message value -> a label; :class:`InvalidMessage` says why it can't be one.
+
+    The bytes go through the news messages' decoder (size, UTF-8, JSON, depth, U+0000, surrogates).
+    """
+    event = decode_object(value, limits)
     try:
-        event = json.loads(value.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadLabel("not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise BadLabel(f"not JSON ({exc.msg})") from None
-    if not isinstance(event, dict):
-        raise BadLabel("not a JSON object")
-    return parse_label_record(event, origin="kafka", max_text_chars=max_text_chars)
+        return parse_label_record(event, origin="kafka", max_text_chars=limits.max_text_chars)
+    except BadLabel as exc:
+        raise InvalidMessage(INVALID_LABEL, str(exc)) from None
 
 
-@dataclass(frozen=True)
-class BatchResult:
-    received: int
-    new: int
-    dead_lettered: int
+class LabelHandler:
+    """Stores the valid label events of a batch in one transaction; refused rows are isolated."""
+
+    def __init__(self, session_factory: sessionmaker[Session], limits: MessageLimits) -> None:
+        self._factory = session_factory
+        self._limits = limits
+
+    def handle(self, records: Sequence[Any]) -> BatchOutcome:
+        parsed, letters = split_records(records, lambda value: parse_label_event(value, self._limits))
+        new: list[int] = []
+
+        def write(items: Sequence[tuple[Any, NewLabel]]) -> list[None]:
+            labels = [label for _, label in items]
+            new.append(store_transaction(self._factory, lambda s: self._insert(labels, s)))
+            return [None] * len(items)
+
+        result = run_isolating(parsed, write, isolate=(StoreRejected,))
+        letters += [dead_letter_for(r, Reason.STORE_REJECTED, exc) for (r, _), exc in result.failed]
+        stored = sum(new)
+        return BatchOutcome(stored, len(result.ok) - stored, letters)
+
+    @staticmethod
+    def _insert(labels: list[NewLabel], session: Session) -> int:
+        return insert_labels(unlink_unknown_articles(labels, session=session), session=session)
+
+    def available(self) -> bool:
+        return database_answers(self._factory)
+
+    def between_batches(self) -> None:
+        pass
+
+    def describe(self) -> str | None:
+        return None
 
 
-class LabelEventConsumer:
-    """Reads the label topic in one consumer group; ``poll_once`` handles one batch end to end."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        session_factory: sessionmaker[Session],
-        *,
-        consumer: Any | None = None,
-        producer: Any | None = None,
-        consumer_options: dict[str, Any] | None = None,
-    ) -> None:
-        self.settings = settings
-        self.session_factory = session_factory
-        self.topic = settings.kafka.label_topic
-        self.dlq = dead_letter_topic(self.topic)
-        self.consumer = consumer or self._make_consumer(consumer_options or {})
-        self.producer = producer or self._make_producer()
-
-    def _make_consumer(self, extra: dict[str, Any]) -> Any:
-        from monitor.stream.clients import make_consumer
-
-        kafka = self.settings.kafka
-        consumer = make_consumer(kafka, group_id=label_consumer_group(self.settings),
-                                 client_id=f"{kafka.client_id}-labels", **extra)
-        consumer.subscribe([self.topic])
-        return consumer
-
-    def _make_producer(self) -> Any:
-        from monitor.stream.clients import make_producer
-
-        return make_producer(self.settings.kafka, role="labels-dlq")
-
-    def poll_once(self, timeout_ms: int = 1000, max_records: int = 500) -> BatchResult:
-        batches = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
-        records = [r for part in batches.values() for r in part]
-        if not records:
-            return BatchResult(0, 0, 0)
-        try:
-            labels, dead_letters = self._split(records)
-            self._confirm(dead_letters)
-            new = self._store(labels)
-        except Exception:
-            self._rewind(batches)
-            raise
-        self.consumer.commit()
-        result = BatchResult(len(records), new, len(dead_letters))
-        log.info("label batch: %d events, %d new labels, %d dead-lettered", *vars(result).values())
-        return result
-
-    def _split(self, records: list[Any]) -> tuple[list[NewLabel], list[Any]]:
-        labels: list[NewLabel] = []
-        sent = []
-        kafka = self.settings.kafka
-        for rec in records:
-            try:
-                labels.append(parse_label_event(
-                    rec.value, max_bytes=kafka.max_message_bytes, max_text_chars=kafka.max_text_chars
-                ))
-            except BadLabel as exc:
-                sent.append(self._dead_letter(rec, str(exc)))
-        return labels, sent
-
-    def _dead_letter(self, rec: Any, reason: str) -> Any:
-        source = f"{rec.topic}[{rec.partition}]@{rec.offset}"
-        log.warning("label event %s dead-lettered: %s", source, reason)
-        headers = [(REASON_HEADER, reason.encode()), (SOURCE_HEADER, source.encode())]
-        return self.producer.send(self.dlq, value=rec.value, key=rec.key, headers=headers)
-
-    def _confirm(self, sent: list[Any]) -> None:
-        # flush() does not raise for failed sends; each future does. Unconfirmed means not committed.
-        if not sent:
-            return
-        self.producer.flush()
-        for future in sent:
-            future.get(timeout=self.settings.kafka.request_timeout_ms / 1000)
-
-    def _store(self, labels: list[NewLabel]) -> int:
-        try:
-            with transaction(self.session_factory) as session:
-                return insert_labels(unlink_unknown_articles(labels, session=session), session=session)
-        except OperationalError as exc:
-            raise DatabaseUnavailable(f"cannot store labels: {str(exc.orig or exc).strip()}") from None
-
-    def _rewind(self, batches: dict[Any, list[Any]]) -> None:
-        # Nothing of this batch was committed: read it again rather than skip it.
-        for tp, part in batches.items():
-            self.consumer.seek(tp, part[0].offset)
-
-    def run(self, stop: threading.Event, *, on_batch: Callable[[BatchResult], None] | None = None) -> None:
-        """Consume until ``stop`` is set; a database outage pauses and retries with backoff."""
-        delay = 1.0
-        while not stop.is_set():
-            try:
-                result = self.poll_once()
-            except (DatabaseUnavailable, KafkaError) as exc:
-                log.warning("label batch not stored (%s); retrying in %.0f s", exc, delay)
-                stop.wait(delay)
-                delay = min(delay * 2, 60.0)
-                continue
-            delay = 1.0
-            if on_batch is not None:
-                on_batch(result)
-
-    def close(self) -> None:
-        self.producer.flush()
-        self.producer.close()
-        self.consumer.close()
+def build_label_consumer(
+    settings: Settings, session_factory: sessionmaker[Session], *, consumer_options: dict[str, Any] | None = None
+) -> ConsumerEngine:
+    """The label-event consumer, wired to Kafka and Postgres (nothing is consumed until it polls)."""
+    k = settings.kafka
+    consumer = make_consumer(k, group_id=label_consumer_group(settings), client_id=f"{k.client_id}-labels",
+                             **(consumer_options or {}))
+    try:
+        producer = make_producer(k, role="labels-dlq")
+    except BaseException:
+        consumer.close(autocommit=False)
+        raise
+    limits = message_limits(settings)
+    engine = ConsumerEngine(
+        consumer=consumer,
+        topic=k.label_topic,
+        batch=RecordBatch(BatchPolicy(max_size=500, max_wait_seconds=0.5)),
+        handler=LabelHandler(session_factory, limits),
+        dead_letters=DeadLetterQueue(producer, k.label_dead_letter_topic, k.request_timeout_ms / 1000),
+        backoff=Backoff(k.backoff_initial_seconds, k.backoff_max_seconds),
+        name="label consumer",
+    )
+    return engine
 
 
-def consume_until_idle(
-    consumer: LabelEventConsumer,
-    idle_seconds: float,
-    max_seconds: float = float("inf"),
-    stop: threading.Event | None = None,
-) -> int:
-    """Drain what is there (tests, ``--until-idle``); returns the number of new labels."""
-    new = 0
+def consume_until_idle(engine: ConsumerEngine, idle_seconds: float, max_seconds: float = float("inf")) -> int:
+    """Drain what is there (tests, ``--until-idle``), then flush; returns the number of new labels.
+
+    ``engine.stop()`` (a signal handler) ends it early, after the batch in hand is stored and committed.
+    """
+    engine.subscribe()
+    before = engine.metrics.totals.stored
     deadline = time.monotonic() + max_seconds
     idle_since = time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - idle_since < idle_seconds:
-        if stop is not None and stop.is_set():
-            break
-        result = consumer.poll_once(timeout_ms=500)
-        new += result.new
-        if result.received or not consumer.consumer.assignment():  # still joining the group: not idle
+    while time.monotonic() < deadline and time.monotonic() - idle_since < idle_seconds and not engine.stopping:
+        if engine.step() or not engine.assignment():  # still joining the group: not idle
             idle_since = time.monotonic()
-    return new
+    engine.flush()
+    return engine.metrics.totals.stored - before

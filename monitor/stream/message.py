@@ -73,7 +73,7 @@ class NewsMessage:
 
 def parse_message(value: bytes | None, limits: MessageLimits) -> NewsMessage:
     """Validate one message value; raises :class:`InvalidMessage` with a :class:`Reason`."""
-    data = _decode(value, limits)
+    data = decode_object(value, limits)
     fields = dict(data)
     text, title = _text_of(fields, limits)
     return NewsMessage(
@@ -89,7 +89,9 @@ def parse_message(value: bytes | None, limits: MessageLimits) -> NewsMessage:
     )
 
 
-def _decode(value: bytes | None, limits: MessageLimits) -> dict[str, Any]:
+def decode_object(value: bytes | None, limits: MessageLimits) -> dict[str, Any]:
+    """The bytes of one Kafka message as a JSON object any consumer can trust (size, UTF-8, depth, U+0000,
+    lone surrogates, finite numbers checked); raises :class:`InvalidMessage` with a :class:`Reason`."""
     if value is None:
         raise InvalidMessage(Reason.NOT_JSON, "the message has no value (tombstone)")
     if len(value) > limits.max_message_bytes:

@@ -67,7 +67,7 @@ class PostgresSink:
     def write(self, items: Sequence[ScoredArticle], model_version: str) -> list[bool]:
         if not items:
             return []
-        new_ids = self._transaction(lambda session: _insert(items, model_version, session))
+        new_ids = store_transaction(self._factory, lambda session: _insert(items, model_version, session))
         return [i.coordinates in new_ids for i in items]
 
     def accepts_known_good(self) -> bool:
@@ -76,37 +76,47 @@ class PostgresSink:
         Raises :class:`Backpressure` when the database can't answer at all.
         """
         try:
-            self._transaction(lambda session: _insert([canary_article()], "canary", session), keep=False)
+            store_transaction(self._factory, lambda s: _insert([canary_article()], "canary", s), keep=False)
         except StoreRejected as exc:
             log.error("even a known-good row is refused: %s", exc)
             return False
         return True
 
     def available(self) -> bool:
-        try:
-            with self._factory() as session:
-                session.execute(text("select 1"))
-            return True
-        except Exception:  # noqa: BLE001 - a probe answers yes or no, whatever went wrong
-            return False
+        return database_answers(self._factory)
 
-    def _transaction(self, work: Callable[[Session], T], *, keep: bool = True) -> T:
-        """Run ``work`` in one transaction; every exception leaves as StoreRejected or Backpressure."""
-        try:
-            with self._factory() as session, session.begin() as tx:
-                result = work(session)
-                if not keep:
-                    tx.rollback()
-                return result
-        except SQLAlchemyError as exc:
-            raise classify_store_error(exc) from exc
-        except psycopg.Error as exc:  # a driver error SQLAlchemy did not wrap
-            raise classify_driver_error(exc) from exc
-        except Exception as exc:
-            # Raised while adapting a row (UnicodeEncodeError for a lone surrogate, RecursionError from
-            # the jsonb encoder, ValueError, OverflowError, TypeError...): the data's fault. A bug that
-            # refuses every row is caught by the worker's canary check, not dead-lettered for ever.
-            raise StoreRejected(f"the row cannot be sent to Postgres ({type(exc).__name__}: {_short(exc)})") from exc
+
+def database_answers(factory: sessionmaker[Session]) -> bool:
+    """A cheap probe used while backing off: does Postgres answer a query now?"""
+    try:
+        with factory() as session:
+            session.execute(text("select 1"))
+        return True
+    except Exception:  # noqa: BLE001 - a probe answers yes or no, whatever went wrong
+        return False
+
+
+def store_transaction(factory: sessionmaker[Session], work: Callable[[Session], T], *, keep: bool = True) -> T:
+    """Run ``work`` in one transaction; every exception leaves as StoreRejected or Backpressure.
+
+    Every consumer's store path (news articles, label events) goes through here, so a row Postgres or
+    the driver refuses is always isolated and dead-lettered, and an unreachable database always pauses.
+    """
+    try:
+        with factory() as session, session.begin() as tx:
+            result = work(session)
+            if not keep:
+                tx.rollback()
+            return result
+    except SQLAlchemyError as exc:
+        raise classify_store_error(exc) from exc
+    except psycopg.Error as exc:  # a driver error SQLAlchemy did not wrap
+        raise classify_driver_error(exc) from exc
+    except Exception as exc:
+        # Raised while adapting a row (UnicodeEncodeError for a lone surrogate, RecursionError from
+        # the jsonb encoder, ValueError, OverflowError, TypeError...): the data's fault. A bug that
+        # refuses every row is caught by the worker's canary check, not dead-lettered for ever.
+        raise StoreRejected(f"the row cannot be sent to Postgres ({type(exc).__name__}: {_short(exc)})") from exc
 
 
 def _insert(items: Sequence[ScoredArticle], model_version: str, session: Session) -> dict[Any, int]:

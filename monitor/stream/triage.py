@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from monitor.stream.deadletter import DeadLetter
 from monitor.stream.errors import InvalidMessage
@@ -12,15 +12,24 @@ from monitor.stream.message import MessageLimits, NewsMessage, Reason, parse_mes
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 def triage(
     records: Sequence[Any], limits: MessageLimits
 ) -> tuple[list[tuple[Any, NewsMessage]], list[DeadLetter]]:
-    valid: list[tuple[Any, NewsMessage]] = []
+    return split_records(records, lambda value: parse_message(value, limits))
+
+
+def split_records(
+    records: Sequence[Any], parse: Callable[[bytes | None], T]
+) -> tuple[list[tuple[Any, T]], list[DeadLetter]]:
+    """Each record's value parsed, or a dead letter saying why not; no exception escapes."""
+    valid: list[tuple[Any, T]] = []
     letters: list[DeadLetter] = []
     for record in records:
         try:
-            valid.append((record, parse_message(record.value, limits)))
+            valid.append((record, parse(record.value)))
         except InvalidMessage as exc:
             letters.append(DeadLetter(record, exc.reason, exc.detail, type(exc).__name__))
         except Exception as exc:  # noqa: BLE001 - the last resort: no bytes may stop the stream

@@ -1,0 +1,327 @@
+"""The consumer engine every Kafka consumer of the service runs: poll → batch → handle → dead letters → commit.
+
+Commit order, fixed for every batch and every consumer (news, label events):
+
+1. the handler writes what it accepted in one Postgres transaction, which commits;
+2. the batch's dead letters are published and acknowledged by the broker;
+3. the Kafka offsets of every record in the batch (accepted or not) are committed.
+
+A crash between any two steps re-delivers the whole batch: step 1 is idempotent (unique keys),
+step 2 is at-least-once (a repeated dead letter names its original offset in its headers).
+When a step refuses (:class:`Backpressure`), nothing is committed: the engine seeks back to the
+batch's first offsets, pauses its partitions, waits with a capped exponential backoff and resumes.
+A batch that fails as a whole for a reason no message can cause (:class:`BatchFailure`) is given
+back the same way; after ``breaker_batches`` of them in a row the engine stops with
+:class:`SystemicFailure`, its offsets uncommitted, instead of dead-lettering the whole stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kafka import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError, IllegalStateError, KafkaError, RebalanceInProgressError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from monitor.stream.backoff import Backoff
+from monitor.stream.batching import RecordBatch, first_offsets, next_offsets
+from monitor.stream.deadletter import DeadLetter, DeadLetterQueue
+from monitor.stream.errors import Backpressure, BatchFailure, SystemicFailure
+from monitor.stream.heartbeat import HeartbeatReporter
+from monitor.stream.metrics import WorkerMetrics
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_MS = 500
+"""Longest a poll blocks, so a stop request or a heartbeat is never far away."""
+
+REBALANCE_ERRORS = (CommitFailedError, RebalanceInProgressError, IllegalStateError)
+
+
+@dataclass
+class BatchOutcome:
+    """What a handler did with one batch: rows new and already stored, and the records it refused."""
+
+    new: int = 0
+    duplicates: int = 0
+    letters: list[DeadLetter] = field(default_factory=list)
+
+
+class BatchHandler(Protocol):
+    """The part of a consumer that knows its messages: parse, (infer,) store in one transaction."""
+
+    def handle(self, records: Sequence[Any]) -> BatchOutcome:
+        """Store what is valid and return the dead letters; raise Backpressure or BatchFailure to give back."""
+
+    def available(self) -> bool:
+        """Whether a write has a chance now (a cheap probe used while backing off)."""
+
+    def between_batches(self) -> None:
+        """Housekeeping between batches (the news handler swaps in a new champion model here)."""
+
+    def describe(self) -> str | None:
+        """What the heartbeat row reports as the handler's version (the model version), if anything."""
+
+
+class ConsumerEngine:
+    """One consumer-group member running a :class:`BatchHandler`; ``run()`` loops until ``stop()``."""
+
+    def __init__(
+        self,
+        *,
+        consumer: Any,
+        topic: str,
+        batch: RecordBatch,
+        handler: BatchHandler,
+        dead_letters: DeadLetterQueue,
+        backoff: Backoff,
+        metrics: WorkerMetrics | None = None,
+        heartbeat: HeartbeatReporter | None = None,
+        breaker_batches: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "consumer",
+    ) -> None:
+        self.name = name
+        self._consumer = consumer
+        self.topic = topic
+        self._batch = batch
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._backoff = backoff
+        self.metrics = metrics or WorkerMetrics()
+        self._heartbeat = heartbeat
+        self._breaker_batches = breaker_batches
+        self._clock = clock
+        self._stop = threading.Event()
+        self._paused = False
+        self._failed_batches = 0
+        self._subscribed = False
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch, commit and exit; only flips a flag."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> None:
+        self.subscribe()
+        log.info(
+            "%s consuming %s (batch %d / %.0f ms)",
+            self.name,
+            self.topic,
+            self._batch.policy.max_size,
+            self._batch.policy.max_wait_seconds * 1000,
+        )
+        try:
+            while not self.stopping:
+                self.step()
+            self.flush()
+        finally:
+            self.close()
+
+    def subscribe(self) -> None:
+        """Join the group for ``topic`` (once; ``run()`` calls it, a caller that drives ``step()`` calls it first)."""
+        if not self._subscribed:
+            self._consumer.subscribe([self.topic], listener=_RebalanceListener(self))
+            self._subscribed = True
+
+    def step(self) -> int:
+        """One poll; flush when the batch policy says so; housekeeping between batches. Returns records polled."""
+        polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms(), max_records=max(1, self._batch.room))
+        count = 0
+        for records in polled.values():
+            for record in records:
+                self._batch.add(record)
+                count += 1
+        if count:
+            self.metrics.count_in(count)
+        if self._batch.is_due():
+            self.flush()
+        self._between_batches()
+        return count
+
+    def _poll_timeout_ms(self) -> int:
+        if not len(self._batch):
+            return IDLE_POLL_MS
+        return min(IDLE_POLL_MS, int(self._batch.seconds_left() * 1000))
+
+    def close(self) -> None:
+        try:
+            self._consumer.close(autocommit=False)
+        finally:
+            self._dead_letters.close()
+        t = self.metrics.totals
+        log.info("%s stopped (%d stored, %d duplicates, %d dead letters)",
+                 self.name, t.stored, t.duplicates, t.dead_lettered)
+
+    # -- one batch --------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Handle whatever the batch holds now, with the fixed commit order."""
+        records = self._batch.take()
+        if not records:
+            return
+        try:
+            self._process(records)
+        except Backpressure as exc:
+            self._give_back(records, exc)
+        except BatchFailure as exc:
+            self._batch_failed(records, exc)
+        else:
+            self._backoff.reset()
+            self._failed_batches = 0
+
+    def _process(self, records: Sequence[Any]) -> None:
+        started = self._clock()
+        outcome = self._handler.handle(records)
+        self._dead_letters.publish(outcome.letters)
+        self._commit(next_offsets(records))
+        self._account(records, outcome, self._clock() - started)
+
+    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+        except REBALANCE_ERRORS as exc:
+            # The rows are stored; whoever owns these partitions next re-reads them and finds duplicates.
+            log.warning("offsets %s not committed, the group is rebalancing (%s)", where(offsets), exc)
+        except KafkaError as exc:
+            raise Backpressure(f"cannot commit offsets {where(offsets)}: {exc}") from exc
+
+    def _account(self, records: Sequence[Any], outcome: BatchOutcome, secs: float) -> None:
+        self.metrics.count_written(outcome.new, outcome.duplicates)
+        for letter in outcome.letters:
+            self.metrics.count_dead_letter(letter.reason)
+        self.metrics.batch_size.observe(len(records))
+        self.metrics.batch_seconds.observe(secs)
+        log.debug("batch of %d up to %s: %d new, %d duplicates, %d dead letters in %.3fs",
+                  len(records), where(next_offsets(records)), outcome.new, outcome.duplicates,
+                  len(outcome.letters), secs)
+
+    # -- backpressure and whole-batch failures ------------------------------------------------
+
+    def _batch_failed(self, records: Sequence[Any], exc: BatchFailure) -> None:
+        """Retry a batch that failed as a whole; after ``breaker_batches`` in a row, stop consuming."""
+        self._failed_batches += 1
+        self.metrics.batch_failures.inc()
+        at = where(first_offsets(records))
+        if self._failed_batches < self._breaker_batches:
+            log.error("batch from %s failed as a whole (%d of %d before stopping): %s",
+                      at, self._failed_batches, self._breaker_batches, exc)
+            self._give_back(records, exc)
+            return
+        self.metrics.breaker_open.set(1)
+        log.critical("stopping: %d batches in a row failed as a whole; offsets from %s stay uncommitted (%s)",
+                     self._failed_batches, at, exc)
+        raise SystemicFailure(
+            f"stopped after {self._failed_batches} consecutive batches failed as a whole, "
+            f"offsets from {at} uncommitted: {exc}. Fix the model or the database, then restart"
+        ) from exc
+
+    def _give_back(self, records: Sequence[Any], exc: Exception) -> None:
+        """Seek back to the batch's first offsets, pause, wait until the store answers, resume."""
+        if isinstance(exc, Backpressure):
+            self.metrics.backpressure.inc()
+        firsts = first_offsets(records)
+        assigned = self._consumer.assignment()
+        for tp, offset in firsts.items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
+        self._pause(assigned)
+        paused_at, delay = self._clock(), self._backoff.next()
+        log.warning("%s; paused %d partitions at %s, retrying in %.1fs", exc, len(assigned), where(firsts), delay)
+        while not self.stopping:
+            self._idle(delay)
+            self._beat()  # fails fast (the answer deadline) when the database is the problem
+            if self.stopping or self._handler.available():
+                break
+            delay = self._backoff.next()
+            log.warning("the store is still unavailable; next try in %.1fs", delay)
+        self._resume()
+        log.info("resumed after %.1fs paused; re-reading from %s", self._clock() - paused_at, where(firsts))
+
+    def _pause(self, partitions: Any) -> None:
+        self._paused = True
+        self.metrics.paused.set(1)
+        if partitions:
+            self._consumer.pause(*partitions)
+
+    def _resume(self) -> None:
+        self._paused = False
+        self.metrics.paused.set(0)
+        paused = self._consumer.paused()
+        if paused:
+            self._consumer.resume(*paused)
+
+    def _idle(self, seconds: float) -> None:
+        """Keep polling the paused consumer (group membership stays alive) until ``seconds`` pass."""
+        deadline = self._clock() + seconds
+        while not self.stopping and (left := deadline - self._clock()) > 0:
+            polled = self._consumer.poll(timeout_ms=max(1, int(min(left, IDLE_POLL_MS / 1000) * 1000)))
+            for tp, records in polled.items():
+                # Nothing should arrive while paused; if it does, rewind rather than lose it.
+                self._consumer.seek(tp, min(r.offset for r in records))
+
+    # -- between batches --------------------------------------------------------------------
+
+    def _between_batches(self) -> None:
+        self._handler.between_batches()
+        self._beat()
+
+    def _beat(self) -> None:
+        if self._heartbeat is not None and self._heartbeat.due():
+            lag = self.lag()
+            self.metrics.set_lag(lag)
+            self._heartbeat.beat(self.metrics.totals, self._handler.describe(), lag)
+
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions this member owns now."""
+        return set(self._consumer.assignment())
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition, messages between the position and the last known end."""
+        lag: dict[tuple[str, int], int] = {}
+        for tp in self._consumer.assignment():
+            try:
+                end, position = self._consumer.highwater(tp), self._consumer.position(tp, timeout_ms=200)
+            except KafkaError:
+                continue
+            if end is not None and position is not None:
+                lag[(tp.topic, tp.partition)] = max(0, end - position)
+        return lag
+
+    # -- rebalances -------------------------------------------------------------------------
+
+    def on_revoked(self, partitions: Any) -> None:
+        dropped = self._batch.drop_partitions(partitions)
+        if dropped:
+            log.info("dropped %d uncommitted messages of revoked %s; their next owner re-reads them",
+                     dropped, sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+    def on_assigned(self, partitions: Any) -> None:
+        log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
+        if self._paused and partitions:
+            self._consumer.pause(*partitions)
+
+
+class _RebalanceListener(ConsumerRebalanceListener):
+    def __init__(self, engine: ConsumerEngine) -> None:
+        self._engine = engine
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._engine.on_revoked(revoked)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self._engine.on_assigned(assigned)
+
+
+def where(offsets: dict[TopicPartition, int]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]@{o}" for tp, o in sorted(offsets.items()))
