@@ -12,9 +12,9 @@ from kafka import KafkaProducer
 from sqlalchemy import text
 
 from monitor.learning import promote_version, register_version
+from monitor.learning.serving import RegistryModelSource
 from monitor.model.testing import make_tiny_model
 from monitor.store import transaction
-from monitor.learning.serving import RegistryModelSource
 from monitor.stream import build_worker
 
 pytestmark = pytest.mark.integration
