@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.alerts import backfill_alerts  # noqa: E402
 from monitor.local.postgres import create_database, drop_database, reachable_local_postgres  # noqa: E402
-from monitor.local.replay import Burst, burst_rows  # noqa: E402
+from monitor.local.replay import DEMO_BURSTS, burst_rows, burst_start  # noqa: E402
 from monitor.settings import AlertSettings, DatabaseSettings  # noqa: E402
 from monitor.store import make_engine, make_session_factory, migrate, transaction  # noqa: E402
 from monitor.store.orm import Alert, AlertGroup, Article, Prediction  # noqa: E402
@@ -67,10 +67,11 @@ def demo_stream() -> Stream:
     with open(DATASETS / "stock-market-tweets" / "timeline.csv", newline="", encoding="utf-8") as fh:
         posts = [Post(parse_time(r["created_at"]), r["text"], r["label"] or "neutral") for r in csv.DictReader(fh)]
     posts.sort(key=lambda p: p.at)
-    start = (posts[0].at + (posts[-1].at - posts[0].at) * Burst().at_fraction).replace(microsecond=0)
-    burst = [Post(parse_time(r["published_at"]), r["text"], "negative") for r in burst_rows(start, Burst())]
+    first, last = posts[0].at, posts[-1].at
+    burst = [Post(parse_time(r["published_at"]), r["text"], "negative")
+             for b in DEMO_BURSTS for r in burst_rows(burst_start(first, last, b), b)]
     days = sorted({p.at.date() for p in burst})
-    return Stream("demo", posts + burst, days, "bundled timeline + the demo's injected burst (60 in 3 h)")
+    return Stream("demo", posts + burst, days, "bundled timeline + the demo's two injected bursts (60 in 3 h each)")
 
 
 def low_volume_stream(days: int = 120, per_day: int = 30, bursts: int = 8, seed: int = 16) -> Stream:

@@ -122,7 +122,7 @@ def drain_processes(bench: Any, name: str, texts: Sequence[str], flush: int, n: 
 
     from sqlalchemy import text
 
-    from monitor.stream.supervisor import WorkerProcesses, child_envs
+    from monitor.local.supervisor import WorkerProcesses, child_envs
 
     topic = bench.topic(name)
     bench.produce(topic, texts)

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from monitor.errors import MonitorError
 from monitor.local.broker import EmbeddedBroker, free_port
+from monitor.local.dashboard import dashboard_command
 from monitor.local.postgres import EmbeddedPostgres, create_database
 from monitor.local.processes import ProcessGroup, monitor_command
 from monitor.local.progress import StoredProgress
 from monitor.local.receiver import WebhookReceiver, describe_event
-from monitor.local.replay import Burst, build_demo_stream, count_rows
+from monitor.local.replay import DEMO_BURSTS, build_demo_stream, count_rows
 from monitor.local.rerun import prepare_database
 from monitor.local.shell import SHOWN, export_lines, shared_settings, write_env_file
 
@@ -192,10 +193,10 @@ def run_demo(opts: DemoOptions) -> int:
         procs.start("scheduler", monitor_command("scheduler"))
         procs.start("labels", monitor_command("labels", "consume"))
         if opts.dashboard:
-            procs.start("dashboard", _dashboard_command(opts.dashboard_port))
+            procs.start("dashboard", dashboard_command(opts.dashboard_port))
 
         stream = build_demo_stream(opts.stream or dataset_path("stock-market-tweets") / "timeline.csv",
-                                   opts.data_dir / "demo-stream.csv", burst=Burst() if opts.burst else None,
+                                   opts.data_dir / "demo-stream.csv", bursts=DEMO_BURSTS if opts.burst else (),
                                    limit=opts.limit)
         progress = StoredProgress(engine, count_rows(stream), every=opts.progress_seconds)
         procs.start("produce", monitor_command("produce", str(stream), "--replay", "--speedup", str(opts.speedup)))
@@ -229,14 +230,6 @@ def _shown_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-def _dashboard_command(port: int) -> list[str]:
-    import sys
-
-    app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless=true",
-            f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"]
 
 
 def _log_file(logs: Path, name: str) -> Path:

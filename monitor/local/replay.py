@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,10 +27,21 @@ class Burst:
     count: int = 60
     span: timedelta = timedelta(hours=3)
     seed: int = 7
+    name: str = "demo-burst"
+    """Prefix of the burst's message ids (two bursts need two prefixes, or the second would be duplicates)."""
+
+
+DEMO_BURSTS = (Burst(), Burst(at_fraction=0.997, seed=8, name="demo-final-burst"))
+"""Two episodes: one three quarters in, which resolves while the replay goes on, and one as the stream's
+last messages, which stays open after the replay so the dashboard shows an open alert to acknowledge."""
 
 
 def _parse(ts: str) -> datetime:
     return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def burst_start(first: datetime, last: datetime, burst: Burst) -> datetime:
+    return (first + (last - first) * burst.at_fraction).replace(microsecond=0)
 
 
 def burst_rows(start: datetime, burst: Burst) -> list[dict[str, str]]:
@@ -37,7 +49,7 @@ def burst_rows(start: datetime, burst: Burst) -> list[dict[str, str]]:
     step = burst.span / max(burst.count, 1)
     return [
         {
-            "id": f"demo-burst-{i}",
+            "id": f"{burst.name}-{i}",
             "text": rng.choice(BURST_TEMPLATES).format(
                 t=rng.choice(BURST_TICKERS), p=rng.randint(8, 35), e=f"{rng.uniform(0.05, 2):.2f}",
                 m=f"{rng.uniform(0.05, 0.9):.2f}"),
@@ -48,9 +60,9 @@ def burst_rows(start: datetime, burst: Burst) -> list[dict[str, str]]:
     ]
 
 
-def build_demo_stream(timeline_csv: Path, out_csv: Path, *, burst: Burst | None = Burst(),
+def build_demo_stream(timeline_csv: Path, out_csv: Path, *, bursts: Sequence[Burst] = DEMO_BURSTS,
                       limit: int | None = None) -> Path:
-    """Write ``id,text,published_at,source`` rows sorted by time, burst included; returns ``out_csv``."""
+    """Write ``id,text,published_at,source`` rows sorted by time, bursts included; returns ``out_csv``."""
     with open(timeline_csv, newline="", encoding="utf-8") as fh:
         rows = [
             {"id": f"taborda-{r['row_id']}", "text": r["text"], "published_at": r["created_at"],
@@ -58,9 +70,10 @@ def build_demo_stream(timeline_csv: Path, out_csv: Path, *, burst: Burst | None 
             for r in csv.DictReader(fh)
         ]
     rows = rows[:limit] if limit else rows
-    if burst and rows:
+    if bursts and rows:
         first, last = _parse(rows[0]["published_at"]), _parse(rows[-1]["published_at"])
-        rows += burst_rows((first + (last - first) * burst.at_fraction).replace(microsecond=0), burst)
+        for burst in bursts:
+            rows += burst_rows(burst_start(first, last, burst), burst)
         rows.sort(key=lambda r: r["published_at"])
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with open(out_csv, "w", newline="", encoding="utf-8") as fh:

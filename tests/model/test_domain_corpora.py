@@ -3,7 +3,7 @@
 import pytest
 
 from monitor import datasets
-from monitor.datasets.social_build import split
+from monitor.model.social_build import split
 from monitor.model.corpora import DOMAIN_CORPORA, load_training_data
 from monitor.model.data import normalize_text, read_task_csv
 from monitor.model.errors import TrainingDataError

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from monitor.settings import Settings
-from monitor.stream.supervisor import WorkerProcesses, child_envs
+from monitor.local.supervisor import WorkerProcesses, child_envs
 
 from .conftest import count_stored, news, send, wait_until
 

@@ -1,6 +1,6 @@
 """Rebuild the bundled social-media sentiment sets from the shared data folder (run once; outputs are committed).
 
-``python -m monitor.datasets.social_build /path/to/shared/data``
+``python -m monitor.model.social_build /path/to/shared/data``
 
 Each set is split into ``train.csv`` and a held-out ``valid.csv`` (20 % per label, never trained on). The split
 is by normalised text (links stripped, case folded), so a retweet never sits on both sides, and by a hash of
@@ -18,7 +18,7 @@ from pathlib import Path
 from monitor.model.data import normalize_text
 from monitor.model.labels import normalize_sentiment
 
-_ROOT = Path(__file__).resolve().parent
+_ROOT = Path(__file__).resolve().parents[1] / "datasets"  # where the bundled sets live
 HELD_OUT = 0.2
 SOURCES = {  # bundled folder -> (file in the shared data folder, license file there or None)
     "stock-tweets-taborda": ("stock-market-tweets-taborda/labeled.csv", None),
@@ -61,7 +61,7 @@ def build(shared: Path, name: str) -> tuple[int, int]:
 
 
 def main(argv: list[str]) -> None:
-    shared = Path(argv[1]) if len(argv) > 1 else _ROOT.parents[1].parent / "shared" / "data"
+    shared = Path(argv[1]) if len(argv) > 1 else _ROOT.parents[2] / "shared" / "data"
     for name in SOURCES:
         print(name, "train / held out:", *build(shared, name))
 
