@@ -1,18 +1,10 @@
-"""Entry point of the dashboard: `streamlit run dashboard/app.py` (MONITOR_ settings from the environment)."""
+"""Entry point of the dashboard: `monitor dashboard` (or `streamlit run dashboard/app.py`), MONITOR_ settings."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-# Streamlit puts only this folder on sys.path; the `dashboard` package lives one level up.
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-
-from dashboard import ui  # noqa: E402
+from dashboard import ui  # the installed package (`pip install .` or -e .), wherever Streamlit runs this file
 
 st.set_page_config(page_title="Financial news monitor", page_icon=":material/monitoring:", layout="wide")
 

@@ -34,6 +34,10 @@ def test_compose_file_validates_with_every_service():
     assert cfg["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     for service in ("kafka", "postgres", "worker", "dashboard"):
         assert "healthcheck" in cfg["services"][service], service
+    # Each image carries what it runs: the dashboard's has the dashboard extra and no torch.
+    dashboard = cfg["services"]["dashboard"]
+    assert dashboard["build"]["args"] == {"EXTRAS": "dashboard", "TORCH_VERSION": ""}
+    assert dashboard["image"] != worker["image"] and dashboard["command"][:2] == ["monitor", "dashboard"]
 
 
 @needs_compose
