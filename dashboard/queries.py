@@ -14,33 +14,12 @@ from sqlalchemy import Select, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.store.orm import Alert, Article, Label, Prediction, TrainingRun, WorkerHeartbeat
-
-PREDICTION_COLUMNS = (
-    Prediction.topic,
-    Prediction.topic_confidence,
-    Prediction.sentiment,
-    Prediction.sentiment_confidence,
-    Prediction.p_negative,
-    Prediction.model_version,
-)
+from monitor.store.reads import current_predictions
 
 
 def latest_predictions(*where: Any) -> Select:
-    """Each matching article joined to its newest prediction (DISTINCT ON article)."""
-    return (
-        select(
-            Article.id.label("article_id"),
-            Article.event_time,
-            Article.source,
-            Article.title,
-            Article.text,
-            *PREDICTION_COLUMNS,
-        )
-        .join(Prediction, Prediction.article_id == Article.id)
-        .where(*where)
-        .distinct(Article.id)
-        .order_by(Article.id, Prediction.created_at.desc(), Prediction.id.desc())
-    )
+    """Each matching article joined to its current prediction: the detector's rule (``monitor.store.reads``)."""
+    return current_predictions(*where, columns=(Article.source, Article.title, Article.text))
 
 
 def fetch_time_bounds(*, session: Session) -> tuple[datetime | None, datetime | None]:

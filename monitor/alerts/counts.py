@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from monitor.store.orm import ALL_TOPICS, Article
+from monitor.store.reads import NEWEST_PREDICTION_FIRST_SQL
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,14 @@ WITH latest AS (
            a.event_time, a.tickers, a.title, a.text
     FROM predictions p JOIN articles a ON a.id = p.article_id
     WHERE a.event_time > :start AND a.event_time <= :end
-    ORDER BY p.article_id, p.id DESC
+    ORDER BY {order}
 ), bucketed AS (
     SELECT article_id, topic, neg, tickers, title, text,
            (ceil(extract(epoch FROM (event_time - :start)) / :step) - 1)::bigint AS bucket
     FROM latest
 )
 """
+_LATEST = _LATEST.format(order=NEWEST_PREDICTION_FIRST_SQL)  # the detector and the dashboard agree
 _TOPIC_COUNTS = "SELECT topic, bucket, count(*), count(*) FILTER (WHERE neg) FROM bucketed GROUP BY topic, bucket"
 _TICKER_COUNTS = """
 SELECT '$' || t.ticker, b.bucket, count(*), count(*) FILTER (WHERE b.neg)

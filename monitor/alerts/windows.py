@@ -1,6 +1,6 @@
 """Counting negative articles per topic in the current window and the trailing baseline.
 
-Each article counts once, with its latest prediction (highest ``predictions.id``), at its
+Each article counts once, with its current prediction (``monitor.store.reads``), at its
 ``event_time`` (published_at when the producer sent one, else arrival time).
 """
 
@@ -15,7 +15,8 @@ from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.counts import CASHTAG, TICKER_PREFIX, TICKER_SHAPE
-from monitor.store.orm import ALL_TOPICS, Article, Prediction
+from monitor.store.orm import ALL_TOPICS, Article
+from monitor.store.reads import current_predictions
 
 NEGATIVE = "negative"
 
@@ -45,21 +46,8 @@ def find_watermark(*, session: Session) -> datetime | None:
 
 
 def _latest_predictions(start: datetime, end: datetime) -> Subquery:
-    """One row per article with event_time in (start, end]: its newest prediction."""
-    return (
-        select(
-            Prediction.article_id,
-            Prediction.topic,
-            Prediction.sentiment,
-            Prediction.p_negative,
-            Article.event_time,
-        )
-        .join(Article, Article.id == Prediction.article_id)
-        .where(Article.event_time > start, Article.event_time <= end)
-        .distinct(Prediction.article_id)
-        .order_by(Prediction.article_id, Prediction.id.desc())
-        .subquery("latest")
-    )
+    """One row per article with event_time in (start, end]: its current prediction (the shared rule)."""
+    return current_predictions(Article.event_time > start, Article.event_time <= end).subquery("latest")
 
 
 def find_negative_examples(

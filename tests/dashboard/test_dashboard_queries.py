@@ -137,3 +137,22 @@ def test_label_queue_puts_the_least_sure_first_and_skips_labeled_articles(db):
         only_macro = queries.fetch_label_queue(session=s, topic="Macro")
     assert queue["article_id"].tolist() == [unsure_topic.id, unsure_sent.id, sure.id]
     assert only_macro.empty
+
+
+def test_the_detector_and_the_dashboard_agree_on_an_articles_current_label(db):
+    """Two predictions whose created_at order disagrees with their insertion order (two workers'
+    transactions committing out of order): both sides take the newest by id."""
+    from monitor.alerts.counts import load_bucket_counts
+    from monitor.store.orm import ALL_TOPICS
+
+    at = NOW - timedelta(minutes=30)
+    with db() as s:
+        a = add_article(s, "Oil slides as OPEC adds supply", topic="Energy | Oil", sentiment="neutral", at=at)
+        s.add(Prediction(article_id=a.id, model_version="v2", topic="Energy | Oil", topic_confidence=0.9,
+                         sentiment="negative", sentiment_confidence=0.9, p_negative=0.9, p_neutral=0.05,
+                         p_positive=0.05, created_at=NOW - timedelta(days=1)))  # inserted last, stamped first
+    with db() as s:
+        shown = queries.fetch_article(a.id, session=s)
+        counts = load_bucket_counts(at - timedelta(hours=1), 2, timedelta(hours=1), tickers=False, session=s)
+    assert shown["sentiment"] == "negative" and shown["model_version"] == "v2"
+    assert counts.negative[ALL_TOPICS].sum() == 1 and counts.total[ALL_TOPICS].sum() == 1
