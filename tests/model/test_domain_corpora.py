@@ -3,11 +3,11 @@
 import pytest
 
 from monitor import datasets
-from monitor.model.social_build import split
 from monitor.model.corpora import DOMAIN_CORPORA, load_training_data
 from monitor.model.data import normalize_text, read_task_csv
 from monitor.model.errors import TrainingDataError
 from monitor.model.labels import TASK_LABELS
+from monitor.model.social_build import split
 
 
 @pytest.mark.parametrize("name", sorted(DOMAIN_CORPORA))

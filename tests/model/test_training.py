@@ -67,6 +67,7 @@ def test_training_saves_a_loadable_model_with_scores_and_provenance(tiny_encoder
     for section in ("# Model q1", "## Data", "## Recipe", "Seed 42", "## Scores on valid", "### topic per class",
                     "## Scores by domain", "## Calibration", "## Time and hardware"):
         assert section in card, section
+    assert "| General News \\| Opinion |" in card  # a "|" inside a label is escaped in the tables
     assert Predictor.from_directory(tmp_path / "m", device="cpu").version == "q1"
     assert result.valid["topic"].n == 100
 
