@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from monitor.cli.common import connected_engine, load_settings
+from monitor.masking import mask_secrets
 from monitor.store import make_session_factory, transaction
 
 app = typer.Typer(help="Signed webhook endpoints and their delivery relay.", no_args_is_help=True)
@@ -64,7 +65,7 @@ def list_() -> None:
     try:
         with transaction(make_session_factory(engine)) as session:
             rows = [
-                f"{e.id:>4} {'enabled ' if e.enabled else 'disabled'} {e.url} "
+                f"{e.id:>4} {'enabled ' if e.enabled else 'disabled'} {mask_secrets(e.url)} "
                 f"for {_topics(e.topics)}, secret {mask_secret(e.secret)}"
                 + (f" ({e.disabled_reason})" if e.disabled_reason else "")
                 for e in list_endpoints(session=session)
@@ -113,7 +114,8 @@ def test(
             status, code, error = d.status, d.last_status_code, d.last_error
     finally:
         engine.dispose()
-    typer.echo(f"test delivery {delivery_id}: {status} (HTTP {code or '-'}){f': {error}' if error else ''}")
+    shown = f": {mask_secrets(error)}" if error else ""  # an endpoint's own error text may quote credentials
+    typer.echo(f"test delivery {delivery_id}: {status} (HTTP {code or '-'}){shown}")
     if status != "delivered":
         raise typer.Exit(1)
 

@@ -266,3 +266,17 @@ def _wait_for(path: Path, needle: str, proc: subprocess.Popen, timeout: float) -
             pytest.fail(f"scheduler exited ({proc.returncode}) before logging {needle!r}:\n{path.read_text()}")
         time.sleep(0.2)
     pytest.fail(f"no {needle!r} within {timeout}s:\n{path.read_text()}")
+
+
+def test_webhooks_list_masks_credentials_of_an_endpoint_stored_before_they_were_refused(session_factory, database_url):
+    from monitor.alerts.signing import generate_secret
+    from monitor.store import transaction
+    from monitor.store.orm import WebhookEndpoint
+
+    secret = generate_secret()
+    with transaction(session_factory) as session:
+        session.add(WebhookEndpoint(url="https://relay:LegacyPw77@hooks.example.com/x", secret=secret, enabled=True))
+    res = run_cli("webhooks", "list", env={"MONITOR_DATABASE__URL": database_url})
+    assert res.returncode == 0, res.stderr
+    assert "https://relay:***@hooks.example.com/x" in res.stdout
+    assert_hidden(res.stdout + res.stderr, "LegacyPw77", secret.removeprefix("whsec_"))
