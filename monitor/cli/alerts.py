@@ -7,9 +7,8 @@ from typing import Any
 
 import typer
 
-from monitor.cli.common import connected_engine, load_settings
+from monitor.cli.common import connected_database, load_settings
 from monitor.errors import MonitorError
-from monitor.store import make_session_factory
 from monitor.store.orm import ALL_TOPICS, Alert
 
 app = typer.Typer(help="Negative-sentiment spike alerts.", no_args_is_help=True)
@@ -38,11 +37,8 @@ def check(
     from monitor.alerts import check_alerts
 
     settings = load_settings()
-    engine = connected_engine(settings)
-    try:
-        result = check_alerts(settings.alerts, make_session_factory(engine), now=parse_time(now))
-    finally:
-        engine.dispose()
+    with connected_database(settings) as factory:
+        result = check_alerts(settings.alerts, factory, now=parse_time(now))
     _report(result)
 
 
@@ -55,12 +51,9 @@ def backfill(
     from monitor.alerts import backfill_alerts
 
     settings = load_settings()
-    engine = connected_engine(settings)
-    try:
-        result = backfill_alerts(settings.alerts, make_session_factory(engine), since=parse_time(since, "--since"),
+    with connected_database(settings) as factory:
+        result = backfill_alerts(settings.alerts, factory, since=parse_time(since, "--since"),
                                  until=parse_time(until, "--until"))
-    finally:
-        engine.dispose()
     _report(result)
 
 
@@ -72,12 +65,8 @@ def status() -> None:
     from monitor.store import transaction
 
     settings = load_settings()
-    engine = connected_engine(settings)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            now, scopes = describe_scopes(settings.alerts, session=session)
-    finally:
-        engine.dispose()
+    with connected_database(settings) as factory, transaction(factory) as session:
+        now, scopes = describe_scopes(settings.alerts, session=session)
     if now is None:
         typer.echo("no articles stored yet; nothing to decide on")
         return
@@ -100,13 +89,9 @@ def list_(
     if status not in ("open", "resolved", "all"):
         raise MonitorError(f"--status must be open, resolved or all, not {status!r}")
     settings = load_settings()
-    engine = connected_engine(settings)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            alerts = list_alerts(session=session, status=None if status == "all" else status, limit=limit)
-            lines = [_line(a) for a in alerts]
-    finally:
-        engine.dispose()
+    with connected_database(settings) as factory, transaction(factory) as session:
+        alerts = list_alerts(session=session, status=None if status == "all" else status, limit=limit)
+        lines = [_line(a) for a in alerts]
     typer.echo("\n".join(lines) if lines else f"no {status} alerts")
 
 

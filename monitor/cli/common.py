@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.settings import Settings, load_settings
 
-__all__ = ["connected_engine", "load_settings"]
+__all__ = ["connected_database", "connected_engine", "connected_session", "load_settings"]
 
 
 def connected_engine(settings: Settings) -> Engine:
@@ -14,3 +18,24 @@ def connected_engine(settings: Settings) -> Engine:
     from monitor.store import connect
 
     return connect(settings.database)
+
+
+@contextmanager
+def connected_database(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """A session factory on a checked engine, disposed of when the command is done with it."""
+    from monitor.store import make_session_factory
+
+    engine = connected_engine(settings)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def connected_session(settings: Settings) -> Iterator[Session]:
+    """One transaction on a checked engine (committed on success), the engine disposed of afterwards."""
+    from monitor.store import transaction
+
+    with connected_database(settings) as factory, transaction(factory) as session:
+        yield session

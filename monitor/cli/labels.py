@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from monitor.cli.common import connected_engine, load_settings
+from monitor.cli.common import connected_database, connected_engine, load_settings
 from monitor.store import make_session_factory, transaction
 
 app = typer.Typer(help="Human labels that feed retraining.", no_args_is_help=True)
@@ -24,13 +24,9 @@ def import_(
     from monitor.learning.importing import import_label_file
 
     settings = load_settings()
-    engine = connected_engine(settings)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            report = import_label_file(path, session=session, max_text_chars=settings.kafka.max_text_chars,
-                                       author=author)
-    finally:
-        engine.dispose()
+    with connected_database(settings) as factory, transaction(factory) as session:
+        report = import_label_file(path, session=session, max_text_chars=settings.kafka.max_text_chars,
+                                   author=author)
     typer.echo(f"{path}: {report.read} good rows, {report.new} new labels, "
                f"{report.already_stored} already stored, {len(report.problems)} bad rows")
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
@@ -77,12 +73,8 @@ def count() -> None:
     from monitor.store.orm import Label
 
     settings = load_settings()
-    engine = connected_engine(settings)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            total = session.scalar(select(func.count()).select_from(Label)) or 0
-            unused = count_unused_labels(session=session)
-    finally:
-        engine.dispose()
+    with connected_database(settings) as factory, transaction(factory) as session:
+        total = session.scalar(select(func.count()).select_from(Label)) or 0
+        unused = count_unused_labels(session=session)
     needed = settings.scheduler.retrain_min_new_labels
     typer.echo(f"{total} labels, {unused} not used by a training run yet (a retrain needs {needed})")

@@ -7,15 +7,10 @@ from typing import Any
 
 import typer
 
-from monitor.cli.common import connected_engine, load_settings
+from monitor.cli.common import connected_session, load_settings
 from monitor.model.directory import ModelDirectory
-from monitor.store import make_session_factory, transaction
 
 app = typer.Typer(help="Model versions: the champion workers serve, and the rest.", no_args_is_help=True)
-
-
-def _session_factory():
-    return make_session_factory(connected_engine(load_settings()))
 
 
 def _scores(scores: dict[str, Any] | None) -> str:
@@ -33,7 +28,7 @@ def list_() -> None:
     """Every registered version, newest first (scores: accuracy/macro-F1)."""
     from monitor.learning.registry import list_versions
 
-    with transaction(_session_factory()) as session:
+    with connected_session(load_settings()) as session:
         versions = list_versions(session=session)
         if not versions:
             typer.echo("no model versions registered; `monitor models register DIR` adds one")
@@ -48,7 +43,7 @@ def runs(limit: int = typer.Option(20, "--limit", min=1, help="How many runs to 
     """Recent training runs with their decision or error."""
     from monitor.learning.runs import list_training_runs
 
-    with transaction(_session_factory()) as session:
+    with connected_session(load_settings()) as session:
         found = list_training_runs(session=session, limit=limit)
         if not found:
             typer.echo("no training runs yet: the scheduler retrains once enough new labels wait "
@@ -70,7 +65,7 @@ def _resolve(version: str) -> ModelDirectory:
     from monitor.learning.registry import UnknownVersion, get_version
 
     try:
-        with transaction(_session_factory()) as session:
+        with connected_session(load_settings()) as session:
             return _check_directory(Path(get_version(version, session=session).path))
     except UnknownVersion:
         if Path(version).is_dir():
@@ -83,7 +78,7 @@ def promote(version: str = typer.Argument(..., help="Version from `monitor model
     """Make VERSION the champion; workers switch to it between batches."""
     from monitor.learning.registry import get_version, promote_version
 
-    with transaction(_session_factory()) as session:
+    with connected_session(load_settings()) as session:
         _check_directory(Path(get_version(version, session=session).path))
         row = promote_version(version, session=session)
     typer.echo(f"{row.version} is the champion")
@@ -94,7 +89,7 @@ def rollback() -> None:
     """Promote the champion before the current one again."""
     from monitor.learning.registry import rollback_champion
 
-    with transaction(_session_factory()) as session:
+    with connected_session(load_settings()) as session:
         row = rollback_champion(session=session)
         _check_directory(Path(row.path))
     typer.echo(f"rolled back: {row.version} is the champion")
@@ -111,7 +106,7 @@ def register(
 
     model = _check_directory(directory)
     name = version or model.version
-    with transaction(_session_factory()) as session:
+    with connected_session(load_settings()) as session:
         register_version(name, str(directory.resolve()), session=session, scores=model.scores or None,
                          status="champion" if champion else "candidate")
     typer.echo(f"registered {name}{' as champion' if champion else ''}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from monitor.cli.common import connected_engine, load_settings
+from monitor.cli.common import connected_database, connected_engine, load_settings
 from monitor.masking import mask_secrets
 from monitor.store import make_session_factory, transaction
 
@@ -35,19 +35,15 @@ def add(
     from monitor.alerts import add_endpoint
 
     settings = load_settings()
-    engine = connected_engine(settings)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            endpoint = add_endpoint(
-                url,
-                topics=topics,
-                description=description,
-                allow_private=settings.webhooks.allow_private_addresses,
-                session=session,
-            )
-            endpoint_id, secret, shown_topics = endpoint.id, endpoint.secret, endpoint.topics
-    finally:
-        engine.dispose()
+    with connected_database(settings) as factory, transaction(factory) as session:
+        endpoint = add_endpoint(
+            url,
+            topics=topics,
+            description=description,
+            allow_private=settings.webhooks.allow_private_addresses,
+            session=session,
+        )
+        endpoint_id, secret, shown_topics = endpoint.id, endpoint.secret, endpoint.topics
     typer.echo(
         f"endpoint {endpoint_id} added for {_topics(shown_topics)}"
     )
@@ -61,17 +57,13 @@ def list_() -> None:
     from monitor.alerts.signing import mask_secret
 
     settings = load_settings()
-    engine = connected_engine(settings)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            rows = [
-                f"{e.id:>4} {'enabled ' if e.enabled else 'disabled'} {mask_secrets(e.url)} "
-                f"for {_topics(e.topics)}, secret {mask_secret(e.secret)}"
-                + (f" ({e.disabled_reason})" if e.disabled_reason else "")
-                for e in list_endpoints(session=session)
-            ]
-    finally:
-        engine.dispose()
+    with connected_database(settings) as factory, transaction(factory) as session:
+        rows = [
+            f"{e.id:>4} {'enabled ' if e.enabled else 'disabled'} {mask_secrets(e.url)} "
+            f"for {_topics(e.topics)}, secret {mask_secret(e.secret)}"
+            + (f" ({e.disabled_reason})" if e.disabled_reason else "")
+            for e in list_endpoints(session=session)
+        ]
     typer.echo("\n".join(rows) if rows else "no webhook endpoints; add one with `monitor webhooks add URL`")
 
 
@@ -84,12 +76,8 @@ def disable(
     from monitor.alerts import disable_endpoint
 
     settings = load_settings()
-    engine = connected_engine(settings)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            cancelled = disable_endpoint(endpoint_id, reason=reason, session=session)
-    finally:
-        engine.dispose()
+    with connected_database(settings) as factory, transaction(factory) as session:
+        cancelled = disable_endpoint(endpoint_id, reason=reason, session=session)
     typer.echo(f"endpoint {endpoint_id} disabled; {cancelled} pending deliveries cancelled")
 
 
@@ -128,12 +116,8 @@ def relay(
     from monitor.alerts import WebhookRelay
 
     settings = load_settings()
-    engine = connected_engine(settings)
-    try:
-        with WebhookRelay(settings.webhooks, make_session_factory(engine)) as r:
-            report = r.run_once(limit=limit)
-    finally:
-        engine.dispose()
+    with connected_database(settings) as factory, WebhookRelay(settings.webhooks, factory) as r:
+        report = r.run_once(limit=limit)
     typer.echo(
         f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}, "
         f"endpoints disabled {report.endpoints_disabled}"
