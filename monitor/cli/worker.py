@@ -60,8 +60,8 @@ def _worker_processes(n: int, model: Path | None, model_check_seconds: float) ->
     """Check the settings and services once, then run ``n`` single-process workers as children."""
     from monitor.cli import configure_logging
     from monitor.local.processes import monitor_command
-    from monitor.stream.runner import ensure_dead_letter_topic
     from monitor.local.supervisor import child_envs, run_worker_processes
+    from monitor.stream.runner import ensure_dead_letter_topic
 
     settings = load_settings()
     configure_logging(settings.log_level)
