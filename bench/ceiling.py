@@ -17,9 +17,9 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 from sqlalchemy import Engine
 
-from monitor.model.predictor import Prediction
+from monitor.model.prediction import TextPrediction
 
-NULL_PREDICTION = Prediction("Macro", 0.9, "neutral", 0.8, 0.1, 0.8, 0.1)
+NULL_PREDICTION = TextPrediction("Macro", 0.9, "neutral", 0.8, 0.1, 0.8, 0.1)
 
 
 class NullPredictor:
@@ -27,7 +27,7 @@ class NullPredictor:
 
     version = "null-model"
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+    def predict(self, texts: Sequence[str]) -> list[TextPrediction]:
         return [NULL_PREDICTION] * len(texts)
 
 

@@ -16,11 +16,11 @@ from monitor.model.labels import (
     normalize_sentiment,
     normalize_topic,
 )
+from monitor.model.prediction import TextPrediction
 
 _LAZY = {
     "ModelConfig": "monitor.model.config",
     "MultiTaskModel": "monitor.model.modeling",
-    "Prediction": "monitor.model.predictor",
     "Predictor": "monitor.model.predictor",
     "load_model": "monitor.model.serialization",
     "save_model": "monitor.model.serialization",
@@ -40,7 +40,7 @@ __all__ = [
     "ModelConfig",
     "ModelLoadError",
     "MultiTaskModel",
-    "Prediction",
+    "TextPrediction",
     "Predictor",
     "TaskReport",
     "TrainingArguments",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -15,23 +14,13 @@ from monitor.model.devices import Batching, resolve_batching, resolve_device, re
 from monitor.model.errors import ModelLoadError
 from monitor.model.inference import Tokenizer, predict_probabilities
 from monitor.model.modeling import MultiTaskModel
+from monitor.model.prediction import TextPrediction
 from monitor.model.serialization import load_model
 
 log = logging.getLogger(__name__)
 
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "bf16-weights"]
-
-
-@dataclass(frozen=True)
-class Prediction:
-    topic: str
-    topic_confidence: float
-    sentiment: str
-    sentiment_confidence: float
-    p_negative: float
-    p_neutral: float
-    p_positive: float
 
 
 class Predictor:
@@ -135,16 +124,16 @@ class Predictor:
         """Probabilities per task (columns in the order of the model's label lists), in input order."""
         return self.predict_encoded(self.encode(texts))
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+    def predict(self, texts: Sequence[str]) -> list[TextPrediction]:
         return self.predictions(self.predict_proba(texts))
 
-    def predictions(self, probs: dict[str, np.ndarray]) -> list[Prediction]:
+    def predictions(self, probs: dict[str, np.ndarray]) -> list[TextPrediction]:
         return [self._prediction(t, s) for t, s in zip(probs["topic"], probs["sentiment"], strict=True)]
 
-    def _prediction(self, topic_p: np.ndarray, sent_p: np.ndarray) -> Prediction:
+    def _prediction(self, topic_p: np.ndarray, sent_p: np.ndarray) -> TextPrediction:
         t, s = int(topic_p.argmax()), int(sent_p.argmax())
         by_name = dict(zip(self.sentiment_labels, sent_p.tolist(), strict=True))
-        return Prediction(
+        return TextPrediction(
             topic=self.topic_labels[t],
             topic_confidence=float(topic_p[t]),
             sentiment=self.sentiment_labels[s],

@@ -6,13 +6,15 @@ Serving the registry's champion (lookup, hot swap) lives in ``monitor.learning.s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
+
+from monitor.model.prediction import TextPrediction
 
 
 class PredictorLike(Protocol):
     version: str
 
-    def predict(self, texts: Sequence[str]) -> list[Any]: ...
+    def predict(self, texts: Sequence[str]) -> list[TextPrediction]: ...
 
 
 class ModelSource(Protocol):

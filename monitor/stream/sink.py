@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any, Protocol, TypeVar
 
 import psycopg
@@ -16,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import MonitorError
+from monitor.model.prediction import TextPrediction
 from monitor.stream.errors import Backpressure, StoreRejected
 from monitor.stream.message import NewsMessage
 from monitor.stream.storage import insert_articles, insert_predictions
@@ -35,7 +35,7 @@ class ScoredArticle:
     partition: int
     offset: int
     message: NewsMessage
-    prediction: Any
+    prediction: TextPrediction
     received_at: datetime
 
     @property
@@ -129,7 +129,7 @@ def _insert(items: Sequence[ScoredArticle], model_version: str, session: Session
 
 def canary_article() -> ScoredArticle:
     """A row any working store accepts; written only in transactions that are rolled back."""
-    prediction = SimpleNamespace(
+    prediction = TextPrediction(
         topic="canary",
         topic_confidence=1.0,
         sentiment="neutral",
@@ -197,7 +197,7 @@ def article_row(item: ScoredArticle) -> dict[str, Any]:
     }
 
 
-def prediction_row(article_id: int, p: Any, model_version: str) -> dict[str, Any]:
+def prediction_row(article_id: int, p: TextPrediction, model_version: str) -> dict[str, Any]:
     # float() because predictors may hand back numpy scalars, which the driver does not adapt.
     return {
         "article_id": article_id,

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from monitor.model.errors import ModelLoadError
-from monitor.model.predictor import Prediction, Predictor
+from monitor.model.prediction import TextPrediction
+from monitor.model.predictor import Predictor
 from monitor.model.serialization import load_model
 from monitor.model.testing import make_tiny_model
 
@@ -12,7 +13,7 @@ def test_tiny_model_loads_with_version(tiny_model_dir):
     predictor = Predictor.from_directory(tiny_model_dir, device="cpu")
     assert predictor.version == "tiny-test"
     [pred] = predictor.predict(["Fed raises rates"])
-    assert isinstance(pred, Prediction)
+    assert isinstance(pred, TextPrediction)
     assert pred.topic in predictor.topic_labels
     assert pred.p_negative + pred.p_neutral + pred.p_positive == pytest.approx(1.0, abs=1e-5)
     assert pred.sentiment_confidence == max(pred.p_negative, pred.p_neutral, pred.p_positive)

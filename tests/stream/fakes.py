@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.model.labels import SENTIMENT_LABELS, TOPIC_LABELS
-from monitor.model.predictor import Prediction
+from monitor.model.prediction import TextPrediction
 
 
-def fake_prediction(text: str) -> Prediction:
+def fake_prediction(text: str) -> TextPrediction:
     """Deterministic in the text: topic from a hash, sentiment from a few words."""
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     lowered = text.lower()
@@ -22,7 +22,7 @@ def fake_prediction(text: str) -> Prediction:
     else:
         probs = (0.1, 0.8, 0.1)
     best = max(range(3), key=probs.__getitem__)
-    return Prediction(
+    return TextPrediction(
         topic=TOPIC_LABELS[digest[0] % len(TOPIC_LABELS)],
         topic_confidence=0.5 + digest[1] / 512,
         sentiment=SENTIMENT_LABELS[best],
@@ -41,7 +41,7 @@ class FakePredictor:
     poison: str | None = None
     calls: list[int] = field(default_factory=list)
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+    def predict(self, texts: Sequence[str]) -> list[TextPrediction]:
         self.calls.append(len(texts))
         if self.poison is not None and any(self.poison in t for t in texts):
             raise RuntimeError("the model choked on a poison text")
