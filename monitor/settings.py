@@ -28,9 +28,9 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = Field(None, description="SASL user name.")
     sasl_password: SecretStr | None = Field(None, description="SASL password.")
     ssl_cafile: Path | None = Field(None, description="CA bundle used to verify the brokers' certificates.")
-    max_message_bytes: int = Field(65536, description="Messages larger than this go to the dead-letter topic.")
-    max_text_chars: int = Field(20000, description="Texts longer than this go to the dead-letter topic.")
-    request_timeout_ms: int = Field(30000, description="Client request timeout.")
+    max_message_bytes: int = Field(65536, ge=1, description="Messages larger than this go to the dead-letter topic.")
+    max_text_chars: int = Field(20000, ge=1, description="Texts longer than this go to the dead-letter topic.")
+    request_timeout_ms: int = Field(30000, ge=1, description="Client request timeout.")
     connect_timeout_ms: int = Field(
         10000, ge=100, description="How long clients wait for the brokers at start-up before giving up."
     )
@@ -71,7 +71,7 @@ class DatabaseSettings(BaseModel):
         SecretStr("postgresql+psycopg://postgres@127.0.0.1:5432/monitor"),
         description="SQLAlchemy URL of the Postgres database (driver postgresql+psycopg).",
     )
-    pool_size: int = Field(5, description="Connection pool size per process.")
+    pool_size: int = Field(5, ge=1, description="Connection pool size per process.")
     echo: bool = Field(False, description="Log every SQL statement (debugging only).")
     connect_timeout_seconds: int = Field(5, ge=1, description="Give up on opening a connection after this long.")
     statement_timeout_ms: int = Field(
@@ -116,7 +116,7 @@ class ModelSettings(BaseModel):
     )
     max_wait_ms: int = Field(200, ge=1, description="Flush a micro-batch when its oldest message waited this long.")
     max_length: int = Field(64, ge=8, description="Token limit per text at inference.")
-    threads: int | None = Field(None, description="torch CPU threads (default: torch's choice).")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
 
 
 class AlertSettings(BaseModel):
@@ -172,10 +172,12 @@ class AlertSettings(BaseModel):
 
 
 class WebhookSettings(BaseModel):
-    timeout_seconds: float = Field(10.0, description="HTTP timeout per delivery attempt.")
+    timeout_seconds: float = Field(10.0, gt=0, allow_inf_nan=False, description="HTTP timeout per delivery attempt.")
     max_attempts: int = Field(12, ge=1, description="Attempts before a delivery is marked failed.")
-    backoff_base_seconds: float = Field(5.0, description="First retry delay; doubles each attempt.")
-    backoff_max_seconds: float = Field(3600.0, description="Cap on the retry delay.")
+    backoff_base_seconds: float = Field(
+        5.0, ge=0, allow_inf_nan=False, description="First retry delay; doubles each attempt."
+    )
+    backoff_max_seconds: float = Field(3600.0, ge=0, allow_inf_nan=False, description="Cap on the retry delay.")
     relay_interval_seconds: int = Field(5, ge=1, description="How often the scheduler runs the relay.")
     relay_batch_size: int = Field(100, ge=1, description="Most deliveries one relay pass sends.")
     allow_private_addresses: bool = Field(
@@ -199,7 +201,7 @@ class SchedulerSettings(BaseModel):
         "warm preset's 2000)."
     )
     promotion_tolerance: float = Field(0.005, ge=0, description="Allowed drop per task before rejecting.")
-    misfire_grace_seconds: int = Field(300, description="How late a job may start and still run.")
+    misfire_grace_seconds: int = Field(300, ge=1, description="How late a job may start and still run.")
     housekeeping_hours: int = Field(24, ge=1, description="How often housekeeping runs.")
     promotion_metric: Literal["accuracy", "macro_f1"] = Field(
         "macro_f1", description="Score the promotion gate compares per task on the fixed evaluation sets."

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from pydantic import BaseModel
+import pytest
+from pydantic import BaseModel, ValidationError
 
 from monitor.settings import Settings
 from monitor.settings_doc import settings_reference
@@ -34,3 +35,23 @@ def test_readme_configuration_reference_is_generated_from_settings():
     assert settings_reference() in README.read_text(encoding="utf-8"), (
         "README's configuration table is stale: paste the output of `monitor config reference`"
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MONITOR_DATABASE__POOL_SIZE", "-1"),
+        ("MONITOR_WEBHOOKS__TIMEOUT_SECONDS", "-1"),
+        ("MONITOR_WEBHOOKS__TIMEOUT_SECONDS", "nan"),
+        ("MONITOR_WEBHOOKS__BACKOFF_BASE_SECONDS", "nan"),
+        ("MONITOR_WEBHOOKS__BACKOFF_MAX_SECONDS", "-1"),
+        ("MONITOR_KAFKA__MAX_MESSAGE_BYTES", "-1"),
+        ("MONITOR_KAFKA__REQUEST_TIMEOUT_MS", "-1"),
+        ("MONITOR_MODEL__THREADS", "0"),
+        ("MONITOR_SCHEDULER__MISFIRE_GRACE_SECONDS", "-1"),
+    ],
+)
+def test_nonsense_values_are_refused(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError):
+        Settings()
