@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from monitor.settings import Settings
 from monitor.local.supervisor import WorkerProcesses, child_envs
+from monitor.settings import Settings
 
 from .conftest import count_stored, news, send, wait_until
 
