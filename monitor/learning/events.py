@@ -25,7 +25,7 @@ from monitor.stream.engine import BatchOutcome, ConsumerEngine
 from monitor.stream.errors import InvalidMessage, StoreRejected
 from monitor.stream.isolation import run_isolating
 from monitor.stream.message import MessageLimits, Reason, decode_object
-from monitor.stream.runner import message_limits
+from monitor.stream.runner import ensure_dead_letter_topic, message_limits
 from monitor.stream.sink import database_answers, store_transaction
 from monitor.stream.triage import dead_letter_for, split_records
 
@@ -91,6 +91,7 @@ def build_label_consumer(
 ) -> ConsumerEngine:
     """The label-event consumer, wired to Kafka and Postgres (nothing is consumed until it polls)."""
     k = settings.kafka
+    ensure_dead_letter_topic(k, k.label_dead_letter_topic)
     consumer = make_consumer(k, group_id=label_consumer_group(settings), client_id=f"{k.client_id}-labels",
                              **(consumer_options or {}))
     try:

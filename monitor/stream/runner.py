@@ -80,13 +80,15 @@ def message_limits(settings: Settings) -> MessageLimits:
     )
 
 
-def ensure_dead_letter_topic(settings: KafkaSettings) -> None:
-    """Create the dead-letter topic up front: brokers that don't auto-create would refuse the first one."""
+def ensure_dead_letter_topic(settings: KafkaSettings, topic: str | None = None) -> None:
+    """Create a dead-letter topic (default: the news one) up front: brokers that don't auto-create topics
+    would refuse the first dead letter."""
+    topic = topic or settings.dead_letter_topic
     try:
-        if ensure_topic(settings, settings.dead_letter_topic, partitions=1):
-            log.info("created the dead-letter topic %s", settings.dead_letter_topic)
+        if ensure_topic(settings, topic, partitions=1):
+            log.info("created the dead-letter topic %s", topic)
     except KafkaError as exc:  # e.g. not authorized to create topics: assume an operator made it
-        log.warning("could not check the dead-letter topic %s (%s)", settings.dead_letter_topic, exc)
+        log.warning("could not check the dead-letter topic %s (%s)", topic, exc)
 
 
 def run_worker(worker: StreamWorker, *, metrics_port: int = 0, metrics_host: str = "127.0.0.1") -> None:

@@ -69,7 +69,7 @@ def label_texts(session_factory) -> list[str]:
 
 def test_events_are_stored_once_and_bad_ones_dead_lettered(settings, session_factory):
     bootstrap, topic = settings.kafka.bootstrap_servers, settings.kafka.label_topic
-    create_topics(bootstrap, topic, settings.kafka.label_dead_letter_topic)
+    create_topics(bootstrap, topic)  # the consumer creates its dead-letter topic itself
     events = [
         json.dumps({"text": "Fed hikes rates", "topic": "fed | central banks", "author": "ana"}).encode(),
         json.dumps({"text": "Oil slides", "sentiment": "Bearish", "article_id": 424242}).encode(),
