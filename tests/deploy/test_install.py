@@ -14,12 +14,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from monitor.local.broker import free_port
+from monitor.local.postgres import create_database, drop_database
 from monitor.model.testing import make_tiny_model
 from monitor.store.engine import normalize_url
 
@@ -73,11 +76,20 @@ def test_the_wheel_holds_the_migrations_and_the_dashboard(installed: Path, tmp_p
     assert (Path(paths[1]).parent / "app.py").is_file()
 
 
+@pytest.fixture
+def empty_database(pg_admin_url: str) -> Iterator[str]:
+    """A database of this test's own, never migrated by anything but the installed package."""
+    name = f"monitor_install_{uuid.uuid4().hex[:10]}"
+    url = create_database(pg_admin_url, name, exist_ok=False)
+    yield url
+    drop_database(pg_admin_url, name)
+
+
 def test_installed_package_migrates_and_runs_a_worker(
-    installed: Path, tmp_path: Path, fresh_database: str, broker, kafka_topic: str
+    installed: Path, tmp_path: Path, empty_database: str, broker, kafka_topic: str
 ) -> None:
     env = {
-        "MONITOR_DATABASE__URL": fresh_database,
+        "MONITOR_DATABASE__URL": empty_database,
         "MONITOR_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "MONITOR_KAFKA__INPUT_TOPIC": kafka_topic,
         "MONITOR_KAFKA__DEAD_LETTER_TOPIC": f"{kafka_topic}.dlq",
@@ -99,7 +111,7 @@ def test_installed_package_migrates_and_runs_a_worker(
         [sys.executable, "-m", "monitor", "worker"], cwd=tmp_path, env=_env(installed, **env),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
-    engine = create_engine(normalize_url(fresh_database))
+    engine = create_engine(normalize_url(empty_database))
     try:
         deadline = time.monotonic() + 120
         stored = 0
