@@ -26,6 +26,7 @@ from monitor.alerts.statistics import compare_shares
 from monitor.errors import MonitorError
 from monitor.learning import NewLabel, insert_labels, promote_version, register_version
 from monitor.store.orm import ALL_TOPICS, Alert, AlertMute, Article, Prediction, TrainingRun, WorkerHeartbeat
+from monitor.text import strip_links
 
 NEGATIVE_WORDS = re.compile(
     r"\b(miss|misses|missed|cuts?|falls?|drops?|slumps?|plunges?|loss|losses|warns?|warning|weak|weaker|"
@@ -66,7 +67,7 @@ def load_headlines() -> tuple[dict[str, list[str]], dict[str, list[str]], dict[s
     negative, other, counts = defaultdict(list), defaultdict(list), defaultdict(int)
     with open(datasets.path("twitter-fin-topic") / "train.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            text = re.sub(r"\s*https?://\S+", "", row["text"]).strip()
+            text = strip_links(row["text"])
             if len(text) < 25:
                 continue
             (negative if NEGATIVE_WORDS.search(text) else other)[row["label"]].append(text)

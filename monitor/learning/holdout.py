@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 
-
-def normalized_text(text: str) -> str:
-    return " ".join(text.split()).casefold()
+from monitor.text import dedup_key
 
 
 def is_held_out(text: str, *, fraction: float, seed: int = 0) -> bool:
     if fraction <= 0:
         return False
-    digest = hashlib.sha256(f"holdout:{seed}:{normalized_text(text)}".encode()).digest()
+    digest = hashlib.sha256(f"holdout:{seed}:{dedup_key(text)}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction

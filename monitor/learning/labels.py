@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from monitor.store.orm import Article, Label
+from monitor.text import dedup_key
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,8 @@ class NewLabel:
 
 
 def dedupe_key(text: str, topic: str | None, sentiment: str | None) -> str:
-    """Same text (whitespace and case folded) with the same labels is the same label."""
-    norm = " ".join(text.split()).casefold()
-    return hashlib.sha256(f"{norm}\x1f{topic or ''}\x1f{sentiment or ''}".encode()).hexdigest()
+    """Same text (links, whitespace and case aside) with the same labels is the same label."""
+    return hashlib.sha256(f"{dedup_key(text)}\x1f{topic or ''}\x1f{sentiment or ''}".encode()).hexdigest()
 
 
 def insert_labels(labels: Iterable[NewLabel], *, session: Session) -> int:

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from monitor.learning.holdout import is_held_out, normalized_text
+from monitor.learning.holdout import is_held_out
 from monitor.store.orm import Label, TrainingRun
+from monitor.text import dedup_key
 
 LabeledText = tuple[str, str | None, str | None]
 """(text, topic, sentiment); either label may be missing."""
@@ -75,7 +76,7 @@ def merge_labels(rows: Sequence[LabeledText]) -> list[LabeledText]:
     """One entry per normalized text, in first-seen order; later rows override earlier ones per task."""
     merged: dict[str, list[Any]] = {}
     for text, topic, sentiment in rows:
-        entry = merged.setdefault(normalized_text(text), [text, None, None])
+        entry = merged.setdefault(dedup_key(text), [text, None, None])
         entry[1] = topic or entry[1]
         entry[2] = sentiment or entry[2]
     return [(t, topic, sent) for t, topic, sent in merged.values()]

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import random
-import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,8 +13,7 @@ from pathlib import Path
 
 from monitor.model.errors import TrainingDataError
 from monitor.model.labels import normalize_label
-
-_URL = re.compile(r"https?://\S+|www\.\S+")
+from monitor.text import dedup_key
 
 
 @dataclass(frozen=True)
@@ -192,12 +190,7 @@ def stratified_sample(examples: Sequence[Example], task: str, n: int, seed: int)
     return sample
 
 
-def normalize_text(text: str) -> str:
-    """Links stripped, case folded, whitespace collapsed: the key for near-duplicate checks."""
-    return " ".join(_URL.sub(" ", text).split()).casefold()
-
-
 def near_duplicate_mask(texts: Sequence[str], reference: Sequence[str]) -> list[bool]:
     """True where a text repeats a reference text once links and case are ignored."""
-    seen = {normalize_text(t) for t in reference}
-    return [normalize_text(t) in seen for t in texts]
+    seen = {dedup_key(t) for t in reference}
+    return [dedup_key(t) in seen for t in texts]

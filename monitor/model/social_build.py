@@ -15,8 +15,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from monitor.model.data import normalize_text
 from monitor.model.labels import normalize_sentiment
+from monitor.text import dedup_key
 
 _ROOT = Path(__file__).resolve().parents[1] / "datasets"  # where the bundled sets live
 HELD_OUT = 0.2
@@ -27,7 +27,7 @@ SOURCES = {  # bundled folder -> (file in the shared data folder, license file t
 
 
 def _key(text: str) -> bytes:
-    return hashlib.sha256(normalize_text(text).encode()).digest()
+    return hashlib.sha256(dedup_key(text).encode()).digest()
 
 
 def split(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

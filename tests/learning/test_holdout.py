@@ -1,4 +1,4 @@
-"""The held-out slice is stable, seeded, the right size, and blind to the label and to spacing/case."""
+"""The held-out slice is stable, seeded, the right size, and blind to the label and to links/spacing/case."""
 
 from monitor.learning.holdout import is_held_out
 from monitor.learning.runs import merge_labels
@@ -18,6 +18,13 @@ def test_membership_ignores_spacing_and_case():
     texts = [f"Fed   hikes rates {i}" for i in range(200)]
     assert [is_held_out(t, fraction=0.3) for t in texts] == [
         is_held_out(" ".join(t.lower().split()), fraction=0.3) for t in texts
+    ]
+
+
+def test_membership_ignores_links_so_a_retweet_never_sits_on_both_sides():
+    texts = [f"Fed hikes rates {i} https://t.co/a{i}" for i in range(200)]
+    assert [is_held_out(t, fraction=0.3) for t in texts] == [
+        is_held_out(f"Fed hikes rates {i} www.example.com/{i}", fraction=0.3) for i in range(200)
     ]
 
 

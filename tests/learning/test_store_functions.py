@@ -7,6 +7,7 @@ from monitor.learning import (
     NewLabel,
     UnknownVersion,
     count_unused_labels,
+    dedupe_key,
     get_champion,
     insert_labels,
     list_versions,
@@ -55,3 +56,9 @@ def test_rollback_without_an_earlier_champion_says_so(session_factory):
         register_version("never-promoted", "/m/np", session=s)
         with pytest.raises(MonitorError, match="no earlier champion"):
             rollback_champion(session=s)
+
+
+def test_label_key_ignores_links_spacing_and_case_but_not_labels():
+    key = dedupe_key("Fed hikes rates https://t.co/abc", "Fed | Central Banks", None)
+    assert key == dedupe_key("  fed HIKES   rates www.example.com/x", "Fed | Central Banks", None)
+    assert key != dedupe_key("Fed hikes rates", "Fed | Central Banks", "negative")
