@@ -13,8 +13,8 @@ import pandas as pd
 from sqlalchemy import Select, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from monitor.store.orm import Alert, Article, Label, Prediction, TrainingRun, WorkerHeartbeat
-from monitor.store.reads import current_predictions
+from monitor.store.orm import Article, Label, Prediction, TrainingRun, WorkerHeartbeat
+from monitor.store.reads import current_predictions, list_alerts
 
 
 def latest_predictions(*where: Any) -> Select:
@@ -77,15 +77,9 @@ def fetch_alerts(
     since: datetime | None = None,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
-    """Alerts newest first, optionally only one status, one scope, or opened after ``since``."""
-    stmt = select(Alert).order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit)
-    if status:
-        stmt = stmt.where(Alert.status == status)
-    if scope:
-        stmt = stmt.where(Alert.scope == scope)
-    if since:
-        stmt = stmt.where(Alert.opened_at >= since)
-    return [row_dict(row) for row in session.scalars(stmt)]
+    """Alerts as ``monitor alerts list`` lists them (``monitor.store.reads.list_alerts``), one dict per row."""
+    alerts = list_alerts(session=session, status=status, scope=scope, since=since, limit=limit)
+    return [row_dict(row) for row in alerts]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from monitor.alerts.endpoints import (
 from monitor.alerts.errors import AlertsError, EndpointNotFound, UnsafeWebhookURL
 from monitor.alerts.outbox import enqueue_alert_event, enqueue_group_event
 from monitor.alerts.payloads import ALERT_OPENED, ALERT_RESOLVED, ALERT_UPDATED, TEST_EVENT, alert_link
-from monitor.alerts.queries import count_open_alerts, list_alerts
+from monitor.alerts.queries import count_open_alerts
 from monitor.alerts.relay import RelayReport, WebhookRelay
 from monitor.alerts.statistics import ShareComparison, SpikeRules, benjamini_hochberg, compare_shares, fisher_upper_p
 from monitor.alerts.status import ScopeStatus, describe_scopes
@@ -56,6 +56,5 @@ __all__ = [
     "fisher_upper_p",
     "get_endpoint",
     "is_muted",
-    "list_alerts",
     "list_endpoints",
 ]

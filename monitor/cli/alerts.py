@@ -80,19 +80,30 @@ def status() -> None:
 @app.command("list")
 def list_(
     status: str = typer.Option("open", "--status", help="open, resolved or all."),
+    scope: str = typer.Option(None, "--scope", help="Only this topic, $TICKER, or 'all' for the all-topics scope."),
+    since: str = typer.Option(None, "--since", help="Only alerts opened at or after this ISO 8601 time."),
     limit: int = typer.Option(20, "--limit", min=1, help="Most alerts shown, newest first."),
 ) -> None:
     """Show alerts, newest first, with the figures that opened them, their peak and their resolution."""
-    from monitor.alerts import list_alerts
     from monitor.store import transaction
+    from monitor.store.reads import ALERT_STATUSES, list_alerts
 
-    if status not in ("open", "resolved", "all"):
+    if status not in (*ALERT_STATUSES, "all"):
         raise MonitorError(f"--status must be open, resolved or all, not {status!r}")
+    opened_since = parse_time(since, "--since")
     settings = load_settings()
     with connected_database(settings) as factory, transaction(factory) as session:
-        alerts = list_alerts(session=session, status=None if status == "all" else status, limit=limit)
+        alerts = list_alerts(session=session, status=None if status == "all" else status,
+                             scope=_stored_scope(scope), since=opened_since, limit=limit)
         lines = [_line(a) for a in alerts]
     typer.echo("\n".join(lines) if lines else f"no {status} alerts")
+
+
+def _stored_scope(name: str | None) -> str | None:
+    """A --scope as stored: 'all' (or 'All topics') is the all-topics scope, anything else as typed."""
+    if name is None or not name.strip():
+        return None
+    return ALL_TOPICS if name.strip().casefold() in ("all", "all topics", ALL_TOPICS) else name.strip()
 
 
 def _scales(settings: Any) -> list[int]:

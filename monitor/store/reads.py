@@ -1,17 +1,28 @@
-"""Read-side rules shared by the detector and the dashboard, so both agree on what an article "is" now.
+"""Read-side rules shared by the detector, the CLI and the dashboard, so all agree on what they show.
 
 An article's current prediction is its newest one, by ``predictions.id`` (insertion order). Not by
 ``created_at``: that is the start of the writing transaction, so two workers' transactions can commit in
 the other order, and the detector and the dashboard would then disagree about an article's label.
+
+Alerts are listed one way for ``monitor alerts list`` and the dashboard's Alerts page: same filters, same
+order, whole rows (figures, group, acknowledgement); each caller only shapes what it gets.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
-from monitor.store.orm import Article, Prediction
+from monitor.errors import MonitorError
+from monitor.store.orm import Alert, Article, Prediction
+
+ALERT_STATUSES = ("open", "resolved")
+
+NEWEST_ALERT_FIRST = (Alert.opened_at.desc(), Alert.id.desc())
+"""Alerts newest first; the id breaks ties between alerts of several scopes opened in the same step."""
 
 NEWEST_PREDICTION_FIRST = (Prediction.article_id, Prediction.id.desc())
 """ORDER BY for ``DISTINCT ON (article_id)``: the first row per article is its current prediction."""
@@ -40,3 +51,25 @@ def current_predictions(*where: Any, columns: tuple[Any, ...] = ()) -> Select:
         .distinct(Prediction.article_id)
         .order_by(*NEWEST_PREDICTION_FIRST)
     )
+
+
+def list_alerts(
+    *,
+    session: Session,
+    status: str | None = None,
+    scope: str | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+) -> list[Alert]:
+    """Alerts newest first: only ``status`` (open or resolved), only ``scope`` (a topic, ``__all__`` or a
+    ``$TICKER``), only those opened at or after ``since``; None means any. At most ``limit``."""
+    if status is not None and status not in ALERT_STATUSES:
+        raise MonitorError(f"alert status must be one of {', '.join(ALERT_STATUSES)}, not {status!r}")
+    stmt = select(Alert).order_by(*NEWEST_ALERT_FIRST).limit(limit)
+    if status is not None:
+        stmt = stmt.where(Alert.status == status)
+    if scope is not None:
+        stmt = stmt.where(Alert.scope == scope)
+    if since is not None:
+        stmt = stmt.where(Alert.opened_at >= since)
+    return list(session.scalars(stmt))

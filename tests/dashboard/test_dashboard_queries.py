@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +14,8 @@ from dash_helpers import add_article
 from dashboard import queries
 from dashboard.queries import ArticleFilter
 from monitor.learning import NewLabel, insert_labels
-from monitor.store.orm import Prediction
+from monitor.store.orm import ALL_TOPICS, Alert, Prediction
+from monitor.store.reads import list_alerts
 
 pytestmark = pytest.mark.integration
 
@@ -156,3 +161,46 @@ def test_the_detector_and_the_dashboard_agree_on_an_articles_current_label(db):
         counts = load_bucket_counts(at - timedelta(hours=1), 2, timedelta(hours=1), tickers=False, session=s)
     assert shown["sentiment"] == "negative" and shown["model_version"] == "v2"
     assert counts.negative[ALL_TOPICS].sum() == 1 and counts.total[ALL_TOPICS].sum() == 1
+
+
+def _add_alert(s, scope: str, status: str, opened_at: datetime) -> int:
+    alert = Alert(
+        scope=scope, status=status, opened_at=opened_at,
+        window_start=opened_at - timedelta(hours=1), window_end=opened_at, baseline_start=opened_at - timedelta(days=1),
+        window_count=40, window_negative=25, baseline_count=400, baseline_negative=80,
+        observed_share=0.625, baseline_share=0.2, peak_share=0.65, statistic=5.1, p_value=1e-7, examples=[],
+    )
+    s.add(alert)
+    s.flush()
+    return alert.id
+
+
+def _cli_alert_ids(database_url: str, *args: str) -> list[int]:
+    env = {**os.environ, "MONITOR_DATABASE__URL": database_url}
+    res = subprocess.run([sys.executable, "-m", "monitor", "alerts", "list", *args],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return [int(m) for m in re.findall(r"^#(\d+) ", res.stdout, flags=re.MULTILINE)]
+
+
+def test_dashboard_and_cli_list_the_same_alerts_for_the_same_filters(db, database_url):
+    t0 = NOW - timedelta(days=2)
+    with db() as s:
+        for hours, scope, status in [(0, "Earnings", "resolved"), (5, ALL_TOPICS, "resolved"),
+                                     (5, "Earnings", "open"), (9, "$AAPL", "open"), (12, ALL_TOPICS, "open")]:
+            _add_alert(s, scope, status, t0 + timedelta(hours=hours))
+    since = t0 + timedelta(hours=5)
+    cases = [  # (dashboard filters, the same filters as CLI options)
+        ({}, ["--status", "all"]),
+        ({"status": "open"}, ["--status", "open"]),
+        ({"status": "resolved", "scope": "Earnings"}, ["--status", "resolved", "--scope", "Earnings"]),
+        ({"scope": ALL_TOPICS, "since": since}, ["--status", "all", "--scope", "all", "--since", since.isoformat()]),
+        ({"limit": 2}, ["--status", "all", "--limit", "2"]),
+    ]
+    for filters, options in cases:
+        with db() as s:
+            shown = queries.fetch_alerts(session=s, **filters)
+            stored = [a.id for a in list_alerts(session=s, **filters)]
+        assert [a["id"] for a in shown] == stored, filters
+        assert _cli_alert_ids(database_url, *options) == stored, options
+    assert len(shown) == 2 and {"group_id", "opening", "peak", "resolution", "acknowledged_by"} <= shown[0].keys()
