@@ -13,6 +13,13 @@ batch's first offsets, pauses its partitions, waits with a capped exponential ba
 A batch that fails as a whole for a reason no message can cause (:class:`BatchFailure`) is given
 back the same way; after ``breaker_batches`` of them in a row the engine stops with
 :class:`SystemicFailure`, its offsets uncommitted, instead of dead-lettering the whole stream.
+
+Overlap: a handler in two stages (``prepare`` on the consumer thread: validate, infer; ``write`` on the
+store thread: the transaction) lets the engine poll and prepare batch n+1 while batch n is written.
+At most one batch is in the store and one prepared behind it. Every Kafka call stays on the consumer
+thread: a written batch comes back through a queue, and its dead letters and offsets go out there,
+strictly in batch order. When a batch fails, the batches behind it are dropped with it and every
+partition is rewound to its earliest uncommitted offset.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,16 +37,23 @@ from kafka.errors import CommitFailedError, IllegalStateError, KafkaError, Rebal
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from monitor.stream.backoff import Backoff
-from monitor.stream.batching import RecordBatch, first_offsets, next_offsets
+from monitor.stream.batching import RecordBatch, first_offsets, next_offsets, partition_of
 from monitor.stream.deadletter import DeadLetter, DeadLetterQueue
 from monitor.stream.errors import Backpressure, BatchFailure, SystemicFailure
 from monitor.stream.heartbeat import HeartbeatReporter
 from monitor.stream.metrics import WorkerMetrics
+from monitor.stream.pipeline import InFlight, Stage, StageSeconds, StoreStage
 
 log = logging.getLogger(__name__)
 
 IDLE_POLL_MS = 500
 """Longest a poll blocks, so a stop request or a heartbeat is never far away."""
+
+BUSY_POLL_MS = 10
+"""Longest a poll blocks while a batch is in the store, so its commit is not held back by an idle topic."""
+
+STORE_CLOSE_SECONDS = 30.0
+"""How long ``close()`` lets a write in progress end before leaving its thread behind."""
 
 REBALANCE_ERRORS = (CommitFailedError, RebalanceInProgressError, IllegalStateError)
 
@@ -68,6 +83,24 @@ class BatchHandler(Protocol):
         """What the heartbeat row reports as the handler's version (the model version), if anything."""
 
 
+class StagedHandler(BatchHandler, Protocol):
+    """A handler the engine can overlap: ``handle(records)`` is ``write(prepare(records))``."""
+
+    def prepare(self, records: Sequence[Any]) -> Any:
+        """The consumer thread's half (validate, infer); may raise BatchFailure or Backpressure."""
+
+    def write(self, prepared: Any) -> BatchOutcome:
+        """The store thread's half: one transaction; may raise Backpressure or BatchFailure. No Kafka calls."""
+
+
+def stages(handler: BatchHandler) -> tuple[Callable[[Sequence[Any]], Any], Callable[[Any], BatchOutcome]]:
+    """``prepare`` and ``write`` of a handler; one with ``handle`` only does all its work in the store stage."""
+    prepare, write = getattr(handler, "prepare", None), getattr(handler, "write", None)
+    if prepare is not None and write is not None:
+        return prepare, write
+    return list, handler.handle
+
+
 class ConsumerEngine:
     """One consumer-group member running a :class:`BatchHandler`; ``run()`` loops until ``stop()``."""
 
@@ -85,8 +118,10 @@ class ConsumerEngine:
         breaker_batches: int = 3,
         clock: Callable[[], float] = time.monotonic,
         name: str = "consumer",
+        overlap: bool = True,
     ) -> None:
         self.name = name
+        self.overlap = overlap
         self._consumer = consumer
         self.topic = topic
         self._batch = batch
@@ -101,6 +136,11 @@ class ConsumerEngine:
         self._paused = False
         self._failed_batches = 0
         self._subscribed = False
+        self._prepare, write = stages(handler)
+        self._store = StoreStage(write, name)
+        self._inflight: deque[InFlight] = deque()  # oldest first: at most one writing, one prepared
+        self._rewind: dict[TopicPartition, int] = {}  # kept partitions of batches a revoke dropped
+        self.seconds = StageSeconds()
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -138,24 +178,31 @@ class ConsumerEngine:
         """One poll; flush when the batch policy says so; housekeeping between batches. Returns records polled."""
         polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms(), max_records=max(1, self._batch.room))
         count = 0
-        for records in polled.values():
+        for tp, records in polled.items():
+            if tp in self._rewind:  # behind a batch a revoke dropped: read again from there
+                continue
             for record in records:
                 self._batch.add(record)
                 count += 1
+        self._apply_rewind()
         if count:
             self.metrics.count_in(count)
+        self._advance()
         if self._batch.is_due():
-            self.flush()
+            self._dispatch()
         self._between_batches()
         return count
 
     def _poll_timeout_ms(self) -> int:
+        longest = BUSY_POLL_MS if self._inflight else IDLE_POLL_MS
         if not len(self._batch):
-            return IDLE_POLL_MS
-        return min(IDLE_POLL_MS, int(self._batch.seconds_left() * 1000))
+            return longest
+        return min(longest, int(self._batch.seconds_left() * 1000))
 
     def close(self) -> None:
+        self._drop_in_flight()
         try:
+            self._store.close(STORE_CLOSE_SECONDS)
             self._consumer.close(autocommit=False)
         finally:
             self._dead_letters.close()
@@ -166,26 +213,103 @@ class ConsumerEngine:
     # -- one batch --------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Handle whatever the batch holds now, with the fixed commit order."""
+        """Handle whatever the batch holds now and every batch in flight, each with the fixed commit order."""
+        self._dispatch()
+        self._advance(until=0)
+
+    def _dispatch(self) -> None:
+        """Prepare the batch on this thread and queue it for the store (behind at most one batch)."""
+        self._advance(until=1)  # one in the store and one prepared: the next one waits
         records = self._batch.take()
         if not records:
             return
+        item = InFlight(records, self._clock())
+        self._inflight.append(item)
+        started = time.perf_counter()
         try:
-            self._process(records)
-        except Backpressure as exc:
-            self._give_back(records, exc)
-        except BatchFailure as exc:
-            self._batch_failed(records, exc)
-        else:
+            item.prepared = self._prepare(records)
+        except (Backpressure, BatchFailure) as exc:
+            item.stage, item.error = Stage.FAILED, exc
+        self.seconds.prepare += time.perf_counter() - started
+        self._advance(until=None if self.overlap else 0)
+
+    def _advance(self, *, until: int | None = None) -> None:
+        """Finish written batches in order: dead letters, then offsets; hand the next prepared one to the store.
+
+        Blocks until at most ``until`` batches are in flight (None: never blocks). A batch that failed
+        takes every batch behind it down with it (:meth:`_fail`).
+        """
+        while self._inflight:
+            head = self._inflight[0]
+            block = until is not None and len(self._inflight) > until
+            if head.stage is Stage.PREPARED:
+                if not self._store_free(block):
+                    return
+                self._store.submit(head)
+            if head.stage is Stage.WRITING and not self._collect(head, block):
+                return
+            if head.error is not None:
+                self._fail(head.error)
+                return
+            behind = self._inflight[1] if len(self._inflight) > 1 else None
+            if behind is not None and behind.stage is Stage.PREPARED:
+                self._store.submit(behind)  # its transaction may commit before these offsets do; never its offsets
+            try:
+                self._finish(head)
+            except Backpressure as exc:
+                self._fail(exc)
+                return
+            self._inflight.popleft()
             self._backoff.reset()
             self._failed_batches = 0
 
-    def _process(self, records: Sequence[Any]) -> None:
-        started = self._clock()
-        outcome = self._handler.handle(records)
+    def _store_free(self, block: bool) -> bool:
+        """Whether the store can take a batch; a dropped batch still being written is waited out first."""
+        if not self._store.busy:
+            return True
+        return self._wait(block) is not None
+
+    def _collect(self, head: InFlight, block: bool) -> bool:
+        done = self._wait(block)
+        if done is None:
+            return False
+        if done is not head:  # the store writes in submission order, one at a time
+            raise RuntimeError("the store stage returned batches out of order")
+        return True
+
+    def _wait(self, block: bool) -> InFlight | None:
+        if not block:
+            return self._store.collect(0)
+        started = time.perf_counter()
+        done = self._store.collect(None)
+        self.seconds.waiting += time.perf_counter() - started
+        return done
+
+    def _finish(self, item: InFlight) -> None:
+        started = time.perf_counter()
+        outcome = item.outcome
         self._dead_letters.publish(outcome.letters)
-        self._commit(next_offsets(records))
-        self._account(records, outcome, self._clock() - started)
+        self._commit(next_offsets(item.records))
+        self.seconds.finish += time.perf_counter() - started
+        self._account(item.records, outcome, self._clock() - item.started)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Drop every batch in flight and what the batch holds; give them all back (or trip the breaker)."""
+        records = self._drop_in_flight() + self._batch.take()
+        if isinstance(exc, BatchFailure):
+            self._batch_failed(records, exc)
+        elif isinstance(exc, Backpressure):
+            self._give_back(records, exc)
+        else:
+            raise exc
+
+    def _drop_in_flight(self) -> list[Any]:
+        """Forget the batches in flight (none of them will be committed); returns their records."""
+        if self._store.busy:
+            self._wait(block=True)  # let the write in progress end before anything is read again
+        records = [r for item in self._inflight for r in item.records]
+        self._inflight.clear()
+        return records
 
     def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
@@ -301,10 +425,35 @@ class ConsumerEngine:
     # -- rebalances -------------------------------------------------------------------------
 
     def on_revoked(self, partitions: Any) -> None:
+        """Runs while the consumer thread waits in ``poll()`` (kafka-python 3 calls it on its IO thread).
+
+        No consumer call may block here (commit would raise), so batches in flight are dropped, not
+        committed: this member commits nothing of them afterwards, and their next owner re-reads them
+        (their rows are found as duplicates). A write already in the store ends on its own.
+        """
+        if self._inflight:
+            for item in self._inflight:
+                item.dropped = True
+            records = [r for item in self._inflight for r in item.records] + self._batch.take()
+            self._inflight.clear()
+            gone = set(partitions)
+            kept = [r for r in records if partition_of(r) not in gone]
+            self._rewind = first_offsets(kept)
+            log.info("dropped %d uncommitted messages in flight at a revoke of %s; they are read again",
+                     len(records), sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+            return
         dropped = self._batch.drop_partitions(partitions)
         if dropped:
             log.info("dropped %d uncommitted messages of revoked %s; their next owner re-reads them",
                      dropped, sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+    def _apply_rewind(self) -> None:
+        """Seek partitions this member kept back to the batches a revoke dropped (on the consumer thread)."""
+        rewind, self._rewind = self._rewind, {}
+        assigned = self._consumer.assignment() if rewind else ()
+        for tp, offset in rewind.items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
 
     def on_assigned(self, partitions: Any) -> None:
         log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")

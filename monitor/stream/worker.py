@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,8 +38,21 @@ CANARY_TEXT = "Markets were little changed today."
 """A text any working model classifies: tells a broken model from a batch of poison messages."""
 
 
+@dataclass(frozen=True)
+class ScoredBatch:
+    """A batch after the consumer thread's half: what goes to the store, and what was refused so far."""
+
+    scored: list[tuple[Any, ScoredArticle]]
+    letters: list[DeadLetter]
+    model_version: str
+
+
 class NewsHandler:
-    """Validate a batch, run the current model over the valid messages, store them in one transaction."""
+    """Validate a batch, run the current model over the valid messages, store them in one transaction.
+
+    In two stages for the engine's overlap: :meth:`prepare` (validate, infer) on the consumer thread,
+    where torch runs fastest, and :meth:`write` (one transaction) on the store thread.
+    """
 
     def __init__(
         self,
@@ -56,16 +70,21 @@ class NewsHandler:
         self._clock = clock
 
     def handle(self, records: Sequence[Any]) -> BatchOutcome:
+        return self.write(self.prepare(records))
+
+    def prepare(self, records: Sequence[Any]) -> ScoredBatch:
         predictor = self._models.current()
         valid, letters = triage(records, self._limits)
         scored, failed = self._infer(predictor, valid)
         if failed and not scored:
             self._check_model(predictor, failed[0])
-        letters += failed
-        new, duplicates, rejected = self._store(scored, predictor.version)
-        if rejected and len(rejected) == len(scored):
+        return ScoredBatch(scored, letters + failed, predictor.version)
+
+    def write(self, batch: ScoredBatch) -> BatchOutcome:
+        new, duplicates, rejected = self._store(batch.scored, batch.model_version)
+        if rejected and len(rejected) == len(batch.scored):
             self._check_store(rejected[0])
-        return BatchOutcome(new, duplicates, letters + rejected)
+        return BatchOutcome(new, duplicates, batch.letters + rejected)
 
     def available(self) -> bool:
         return self._sink.available()
@@ -144,13 +163,14 @@ class StreamWorker(ConsumerEngine):
         heartbeat: HeartbeatReporter | None = None,
         breaker_batches: int = 3,
         clock: Callable[[], float] = time.monotonic,
+        overlap: bool = True,
     ) -> None:
         metrics = metrics or WorkerMetrics()
         self.news = NewsHandler(limits=limits, models=models, sink=sink, metrics=metrics, clock=clock)
         super().__init__(
             consumer=consumer, topic=topic, batch=batch, handler=self.news, dead_letters=dead_letters,
             backoff=backoff, metrics=metrics, heartbeat=heartbeat, breaker_batches=breaker_batches, clock=clock,
-            name="worker",
+            name="worker", overlap=overlap,
         )
 
     def run(self) -> None:
