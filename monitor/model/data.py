@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from monitor.model.errors import TrainingDataError
 from monitor.model.labels import normalize_label
@@ -93,37 +94,101 @@ def read_task_csv(path: str | Path, task: str, labels: Sequence[str]) -> list[Ex
     return examples
 
 
-def _extra_records(path: Path) -> list[tuple[int, dict]]:
-    if path.suffix.lower() in {".jsonl", ".ndjson"}:
-        records = []
-        for line_no, line in enumerate(_read_text(path).splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TrainingDataError(f"{path}: row {line_no}: not valid JSON ({exc.msg})") from None
-            except RecursionError:
-                raise TrainingDataError(f"{path}: row {line_no}: JSON nested too deeply to be a label row") from None
-            if not isinstance(obj, dict):
-                raise TrainingDataError(f"{path}: row {line_no}: expected a JSON object with text, topic, sentiment")
-            records.append((line_no, obj))
-        if records and "text" not in records[0][1]:
-            raise TrainingDataError(f"{path}: missing column text; each line needs text, topic, sentiment")
-        return records
-    header, reader = _open_csv(path, ["text"])
-    if "topic" not in header and "sentiment" not in header:
-        raise TrainingDataError(f"{path}: missing column(s) topic and sentiment; the header must name at least one")
-    return [(row, dict(zip(header, values, strict=False))) for row, values in enumerate(reader, start=1)]
+LABEL_COLUMNS = ("topic", "sentiment")
+LABEL_FILE_SHAPE = "a 'text' column and 'topic' and/or 'sentiment'"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row of a label file that cannot be read: its line in the file (where the row starts) and why."""
+
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+LabelRow = tuple[int, dict[str, Any]] | RowProblem
+"""``(line, record)`` for a readable row of a label file, else the :class:`RowProblem`."""
+
+
+def read_label_rows(path: str | Path) -> Iterator[LabelRow]:
+    """Every row of a ``text,topic,sentiment`` file (``.csv``, or ``.jsonl``: one object a line) with the line
+    it starts on; blank rows are skipped. Raises TrainingDataError, naming the file, when none can be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingDataError(
+            f"{path} does not exist or is not a file; pass a .csv or .jsonl with {LABEL_FILE_SHAPE}"
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _csv_label_rows(path, _read_text(path))
+    if suffix in {".jsonl", ".ndjson"}:
+        return _jsonl_label_rows(path)
+    raise TrainingDataError(f"{path}: unknown label file type {suffix!r}; use .csv or .jsonl")
+
+
+def _csv_label_rows(path: Path, text: str) -> Iterator[LabelRow]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1  # a quoted field may span lines: report the line the row starts on
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+        _check_label_header(path, header)
+        start = reader.line_num + 1
+        for values in reader:
+            if len(values) != len(header) and any(v.strip() for v in values):
+                yield RowProblem(start, f"{len(values)} fields where the header has {len(header)}")
+            elif any(v.strip() for v in values):
+                yield start, dict(zip(header, values, strict=True))
+            start = reader.line_num + 1
+    except csv.Error as exc:  # e.g. a field over csv's size limit: the rest of the file cannot be read
+        raise TrainingDataError(f"{path}: line {start}: not valid CSV ({exc}); fix that row, nothing was read") \
+            from None
+
+
+def _check_label_header(path: Path, header: list[str]) -> None:
+    missing = ["text"] if "text" not in header else []
+    if not any(c in header for c in LABEL_COLUMNS):
+        missing.append("topic and/or sentiment")
+    if missing:
+        raise TrainingDataError(
+            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'nothing'}); "
+            f"the header must name {LABEL_FILE_SHAPE}"
+        )
+
+
+def _jsonl_label_rows(path: Path) -> Iterator[LabelRow]:
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise TrainingDataError(f"{path}: cannot open ({exc.strerror}); check the path") from None
+    for number, raw in enumerate(lines, start=1):
+        if raw.strip():
+            yield _json_label_row(number, raw)
+
+
+def _json_label_row(number: int, raw: bytes) -> LabelRow:
+    try:
+        record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
+    except UnicodeDecodeError as exc:
+        return RowProblem(number, f"not UTF-8 (bad byte at offset {exc.start}); save the file as UTF-8")
+    except json.JSONDecodeError as exc:
+        return RowProblem(number, f"not valid JSON ({exc.msg})")
+    except RecursionError:
+        return RowProblem(number, "JSON nested too deeply")
+    return (number, record) if isinstance(record, dict) else RowProblem(number, "not a JSON object")
 
 
 def read_extra(path: str | Path, tasks: dict[str, Sequence[str]]) -> list[Example]:
-    """Extra labeled examples (CSV or JSONL) with ``text,topic,sentiment``; either label may be empty."""
+    """Extra labeled examples (CSV or JSONL) with ``text,topic,sentiment``; either label may be empty.
+    The first bad row stops the read with a TrainingDataError naming the file and the row's line."""
     path = Path(path)
-    if not path.is_file():
-        raise TrainingDataError(f"{path}: no such file; pass a CSV or JSONL with text,topic,sentiment")
     examples = []
-    for row, record in _extra_records(path):
+    for item in read_label_rows(path):
+        if isinstance(item, RowProblem):
+            raise TrainingDataError(f"{path}: row {item.line}: {item.reason}")
+        row, record = item
         text = _check_text(path, row, record.get("text"))
         found = {}
         for task, labels in tasks.items():

@@ -57,7 +57,7 @@ def test_jsonl_reports_broken_lines_and_keeps_the_rest(tmp_path):
     ]
     reasons = {p.line: p.reason for p in result.problems}
     assert sorted(reasons) == [2, 3, 5, 6, 8]
-    assert reasons[2].startswith("not JSON")
+    assert reasons[2].startswith("not valid JSON")  # the wording the training reader uses too
     assert reasons[3] == "not a JSON object"
     assert "more than the limit of 20" in reasons[5]
     assert "unknown sentiment 'meh'" in reasons[6]

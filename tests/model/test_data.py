@@ -97,3 +97,24 @@ def test_bundled_data_sets_are_present_and_parse():
     assert header == "text,label,created_at,row_id"
     with pytest.raises(Exception, match="no bundled data set"):
         datasets.path("financial-phrasebank")
+
+
+def test_one_label_file_reader_for_training_and_import(tmp_path):
+    """read_extra (training) and the label import read text,topic,sentiment files through read_label_rows:
+    the same rows, the same lines, the same reasons; a BOM is not part of the first column's name."""
+    from monitor.learning.importing import read_label_file
+    from monitor.model.data import RowProblem, read_label_rows
+
+    csv_path = _write(tmp_path, "l.csv", "\ufefftext,topic,sentiment\na,IPO,\n\nb,,bullish,extra\n")
+    jsonl_path = tmp_path / "l.jsonl"
+    jsonl_path.write_bytes(b'\xef\xbb\xbf{"text": "a", "topic": "IPO"}\n\n[1]\n')
+    assert list(read_label_rows(csv_path)) == [(2, {"text": "a", "topic": "IPO", "sentiment": ""}),
+                                                RowProblem(4, "4 fields where the header has 3")]
+    assert list(read_label_rows(jsonl_path)) == [(1, {"text": "a", "topic": "IPO"}), RowProblem(3, "not a JSON object")]
+    with pytest.raises(TrainingDataError, match=r"l\.csv: row 4: 4 fields where the header has 3"):
+        read_extra(csv_path, TASK_LABELS)
+    assert read_label_file(csv_path, max_text_chars=100).problems == [RowProblem(4, "4 fields where the header has 3")]
+    with pytest.raises(TrainingDataError, match=r"l\.jsonl: row 3: not a JSON object"):
+        read_extra(jsonl_path, TASK_LABELS)
+    with pytest.raises(TrainingDataError, match=r"l\.txt: unknown label file type '\.txt'; use \.csv or \.jsonl"):
+        read_extra(_write(tmp_path, "l.txt", "text,topic\n"), TASK_LABELS)
