@@ -149,6 +149,11 @@ class ConsumerEngine:
         self._stop.set()
 
     @property
+    def store_seconds(self) -> float:
+        """Time the store thread spent writing (``seconds`` holds the consumer thread's)."""
+        return self._store.seconds
+
+    @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
@@ -163,7 +168,7 @@ class ConsumerEngine:
         )
         try:
             while not self.stopping:
-                self.step()
+                self.pump() if self.overlap else self.step()
             self.flush()
         finally:
             self.close()
@@ -175,7 +180,17 @@ class ConsumerEngine:
             self._subscribed = True
 
     def step(self) -> int:
-        """One poll; flush when the batch policy says so; housekeeping between batches. Returns records polled."""
+        """One poll; flush when the batch policy says so; housekeeping. Returns records polled.
+
+        Whatever batch it takes is written and committed (or given back) before it returns, so a caller
+        driving ``step()`` sees each batch finished; ``run()`` uses :meth:`pump` and overlaps them.
+        """
+        count = self.pump()
+        self._advance(until=0)
+        return count
+
+    def pump(self) -> int:
+        """One poll; finish written batches; prepare and queue the batch when due, without waiting for it."""
         polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms(), max_records=max(1, self._batch.room))
         count = 0
         for tp, records in polled.items():

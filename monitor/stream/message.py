@@ -73,8 +73,7 @@ class NewsMessage:
 
 def parse_message(value: bytes | None, limits: MessageLimits) -> NewsMessage:
     """Validate one message value; raises :class:`InvalidMessage` with a :class:`Reason`."""
-    data = decode_object(value, limits)
-    fields = dict(data)
+    fields = decode_object(value, limits)  # freshly parsed and ours: popped in place, no copy
     text, title = _text_of(fields, limits)
     return NewsMessage(
         text=text,
@@ -101,7 +100,7 @@ def decode_object(value: bytes | None, limits: MessageLimits) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise InvalidMessage(Reason.INVALID_UTF8, str(exc)) from None
     try:
-        data = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        data = _DECODER.decode(raw)
     except RecursionError:
         raise InvalidMessage(Reason.TOO_DEEP, f"nested deeper than {limits.max_json_depth} levels") from None
     except ValueError as exc:
@@ -121,6 +120,10 @@ def _finite_float(literal: str) -> float:
     if math.isinf(value):
         raise InvalidMessage(Reason.BAD_NUMBER, f"{literal[:40]} is out of the range of a double")
     return value
+
+
+# One decoder for every message: json.loads with hooks builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def _inspect(data: dict[str, Any], raw: str, limits: MessageLimits) -> None:

@@ -123,9 +123,12 @@ def _article_record(ord_: int, row: dict[str, Any]) -> list[Any]:
     return record
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps with options builds a new encoder per call
+
+
 def _json(value: Any) -> str | None:
     # None is SQL NULL, never the JSON literal 'null' (what the ORM's none_as_null did before).
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+    return None if value is None else _JSON.encode(value)
 
 
 def _stage(

@@ -198,11 +198,11 @@ def values(n: int, bad: Sequence[int] = ()) -> list[bytes]:
     return [b"bad" if i in bad else f"m{i}".encode() for i in range(n)]
 
 
-def step_until(engine: ConsumerEngine, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+def pump_until(engine: ConsumerEngine, condition: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        engine.step()
+        engine.pump()
 
 
 def assert_commit_order(log: list) -> None:
@@ -221,11 +221,11 @@ def test_batch_n_plus_1_is_prepared_while_batch_n_is_written_and_commits_keep_ba
     engine, consumer, handler, log = make({0: values(12, bad=[1, 6])})
     release = threading.Event()
     handler.hooks = [lambda _: release.wait(10)]
-    engine.step()  # batch 1 (offsets 0-3) prepared and handed to the store, which blocks
-    step_until(engine, lambda: ("prepare", {0: 8}) in log)  # batch 2 prepared meanwhile
+    engine.pump()  # batch 1 (offsets 0-3) prepared and handed to the store, which blocks
+    pump_until(engine, lambda: ("prepare", {0: 8}) in log)  # batch 2 prepared meanwhile
     assert ("db", {0: 4}) not in log and not [e for e in log if e[0] == "commit"]
     release.set()
-    step_until(engine, lambda: consumer.committed.get(tp(0)) == 12)
+    pump_until(engine, lambda: consumer.committed.get(tp(0)) == 12)
     engine.flush()
 
     assert handler.prepare_threads == {threading.get_ident()}
@@ -246,13 +246,13 @@ def test_backpressure_in_the_store_while_n_plus_1_is_prepared_commits_neither_an
         raise Backpressure("Postgres is unavailable: connection refused")
 
     handler.hooks = [refuse]
-    engine.step()  # batch 1 (partition 0 @0-3) in the store
-    step_until(engine, lambda: len([e for e in log if e[0] == "prepare"]) == 2)  # batch 2 prepared behind it
+    engine.pump()  # batch 1 (partition 0 @0-3) in the store
+    pump_until(engine, lambda: len([e for e in log if e[0] == "prepare"]) == 2)  # batch 2 prepared behind it
     release.set()
-    step_until(engine, lambda: engine.metrics.backpressure._value.get() == 1)
+    pump_until(engine, lambda: engine.metrics.backpressure._value.get() == 1)
     assert not [e for e in log if e[0] == "commit"], "nothing of batch n or n+1 may be committed"
     assert not consumer.paused_set  # resumed after the backoff
-    step_until(engine, lambda: consumer.committed == {tp(0): 8, tp(1): 8})
+    pump_until(engine, lambda: consumer.committed == {tp(0): 8, tp(1): 8})
     engine.flush()
 
     assert sorted(handler.table) == [(p, o) for p in (0, 1) for o in range(8)]  # none lost
@@ -278,12 +278,12 @@ def test_a_batch_failure_while_preparing_lets_the_batch_in_the_store_commit_firs
         return prepare(records)
 
     engine._prepare = broken_second  # the engine's view of the handler's first stage
-    engine.step()
-    step_until(engine, lambda: calls["n"] == 2)
+    engine.pump()
+    pump_until(engine, lambda: calls["n"] == 2)
     assert not [e for e in log if e[0] == "commit"]
     release.set()
     with pytest.raises(SystemicFailure):
-        step_until(engine, lambda: False)
+        pump_until(engine, lambda: False)
     assert consumer.committed == {tp(0): 4}, "the batch written before the failure is committed, nothing after"
     assert [e[1] for e in log if e[0] == "commit"] == [{0: 4}]
 
@@ -292,13 +292,13 @@ def test_a_rebalance_with_batches_in_flight_commits_nothing_of_them_afterwards()
     engine, consumer, handler, log = make({0: values(12), 1: values(12)})
     release = threading.Event()
     handler.hooks = [lambda _: release.wait(10)]
-    engine.step()  # batch 1 in the store (blocked)
-    step_until(engine, lambda: len([e for e in log if e[0] == "prepare"]) == 2)  # batch 2 prepared
+    engine.pump()  # batch 1 in the store (blocked)
+    pump_until(engine, lambda: len([e for e in log if e[0] == "prepare"]) == 2)  # batch 2 prepared
     consumer.rebalance_at_next_poll = True
-    engine.step()  # the revoke runs inside this poll
+    engine.pump()  # the revoke runs inside this poll
     revoked_at = log.index(("revoked",))
     release.set()
-    step_until(engine, lambda: consumer.committed == {tp(0): 12, tp(1): 12})
+    pump_until(engine, lambda: consumer.committed == {tp(0): 12, tp(1): 12})
     engine.flush()
 
     first_two = [e[1] for e in log[:revoked_at] if e[0] == "prepare"]
@@ -318,8 +318,8 @@ def test_stop_with_batches_in_flight_writes_and_commits_them_then_closes() -> No
     engine, consumer, handler, log = make({0: values(8)})
     release = threading.Event()
     handler.hooks = [lambda _: release.wait(10)]
-    engine.step()
-    step_until(engine, lambda: len([e for e in log if e[0] == "prepare"]) == 2)
+    engine.pump()
+    pump_until(engine, lambda: len([e for e in log if e[0] == "prepare"]) == 2)
     engine.stop()
     threading.Timer(0.1, release.set).start()
     engine.run()  # stopping already: drains what is in flight, commits, closes
@@ -342,14 +342,13 @@ def test_a_handler_without_stages_runs_whole_in_the_store_stage() -> None:
         dead_letters=FakeDeadLetters(log), backoff=Backoff(0.01, 0.02),
     )
     plain.subscribe()
-    step_until(plain, lambda: consumer.committed.get(tp(0)) == 6)
+    pump_until(plain, lambda: consumer.committed.get(tp(0)) == 6)
     assert len(handler.table) == 5 and handler.write_threads != {threading.get_ident()}
     assert_commit_order(log)
 
 
-def test_serial_mode_writes_and_commits_each_batch_before_the_next_poll() -> None:
+def test_step_writes_and_commits_its_batch_before_it_returns() -> None:
     engine, consumer, handler, log = make({0: values(8)})
-    engine.overlap = False
-    engine.step()
+    engine.step()  # step() finishes its batch before it returns (run() pumps and overlaps)
     assert log[:3] == [("prepare", {0: 4}), ("db", {0: 4}), ("commit", {0: 4})]
     assert consumer.committed == {tp(0): 4}
