@@ -18,6 +18,7 @@ from kafka.structs import TopicPartition
 from sqlalchemy import Engine
 
 from monitor.model.prediction import TextPrediction
+from monitor.settings import settings_env
 
 NULL_PREDICTION = TextPrediction("Macro", 0.9, "neutral", 0.8, 0.1, 0.8, 0.1)
 
@@ -98,24 +99,6 @@ def null_worker_main() -> None:
         engine.dispose()
 
 
-def settings_env(settings: Any) -> dict[str, str]:
-    """The bench's settings as MONITOR_* variables for child processes."""
-    k, m = settings.kafka, settings.model
-    return {
-        "MONITOR_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers,
-        "MONITOR_KAFKA__INPUT_TOPIC": k.input_topic,
-        "MONITOR_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
-        "MONITOR_KAFKA__CONSUMER_GROUP": k.consumer_group,
-        "MONITOR_KAFKA__SESSION_TIMEOUT_MS": str(k.session_timeout_ms),
-        "MONITOR_KAFKA__HEARTBEAT_INTERVAL_MS": str(k.heartbeat_interval_ms),
-        "MONITOR_KAFKA__MAX_POLL_INTERVAL_MS": str(k.max_poll_interval_ms),
-        "MONITOR_DATABASE__URL": settings.database.url.get_secret_value(),
-        "MONITOR_MODEL__MAX_BATCH_SIZE": str(m.max_batch_size),
-        "MONITOR_MODEL__MAX_WAIT_MS": str(m.max_wait_ms),
-        "MONITOR_LOG_LEVEL": "WARNING",
-    }
-
-
 def drain_processes(bench: Any, name: str, texts: Sequence[str], flush: int, n: int) -> dict[str, Any]:
     """Produce everything, start ``n`` null-model worker processes (one group), time first to last row."""
     import sys
@@ -126,7 +109,7 @@ def drain_processes(bench: Any, name: str, texts: Sequence[str], flush: int, n: 
 
     topic = bench.topic(name)
     bench.produce(topic, texts)
-    env = settings_env(bench.settings(topic, flush))
+    env = settings_env(bench.settings(topic, flush)) | {"MONITOR_LOG_LEVEL": "WARNING"}
     command = [sys.executable, __file__.replace("ceiling.py", "throughput.py"), "--null-worker"]
     group = WorkerProcesses([command] * n, [env | e for e in child_envs(n, None, 0)], grace=30).start()
     count = text("select count(*), min(received_at), max(received_at) from articles where kafka_topic = :t")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, PositiveInt, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+log = logging.getLogger(__name__)
 
 
 class KafkaSettings(BaseModel):
@@ -28,8 +33,6 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = Field(None, description="SASL user name.")
     sasl_password: SecretStr | None = Field(None, description="SASL password.")
     ssl_cafile: Path | None = Field(None, description="CA bundle used to verify the brokers' certificates.")
-    max_message_bytes: int = Field(65536, ge=1, description="Messages larger than this go to the dead-letter topic.")
-    max_text_chars: int = Field(20000, ge=1, description="Texts longer than this go to the dead-letter topic.")
     request_timeout_ms: int = Field(30000, ge=1, description="Client request timeout.")
     connect_timeout_ms: int = Field(
         10000, ge=100, description="How long clients wait for the brokers at start-up before giving up."
@@ -45,10 +48,6 @@ class KafkaSettings(BaseModel):
         300000, ge=1000, description="Longest gap between polls (one batch's work) before the member is evicted; "
         "also how long a rebalance waits for members to rejoin."
     )
-    backoff_initial_seconds: float = Field(
-        0.5, gt=0, description="First wait after Postgres or the dead-letter topic refused a batch."
-    )
-    backoff_max_seconds: float = Field(30.0, gt=0, description="Cap on the doubling wait between retries.")
 
     def client_options(self) -> dict[str, Any]:
         """Connection and security options shared by every kafka-python client."""
@@ -64,6 +63,40 @@ class KafkaSettings(BaseModel):
         if self.ssl_cafile:
             opts["ssl_cafile"] = str(self.ssl_cafile)
         return opts
+
+
+class StreamSettings(BaseModel):
+    """The consumers (news worker, label events): batch policy, backoff, message limits, the breaker."""
+
+    max_batch_size: Literal["auto"] | PositiveInt = Field(
+        "auto",
+        description="Flush a micro-batch when it holds this many messages (sorted by length, then cut into "
+        "forward passes); auto = 1024 when the model runs on CUDA, 128 on CPU.",
+    )
+    max_wait_ms: int = Field(200, ge=1, description="Flush a micro-batch when its oldest message waited this long.")
+    backoff_initial_seconds: float = Field(
+        0.5, gt=0, description="First wait after Postgres or the dead-letter topic refused a batch."
+    )
+    backoff_max_seconds: float = Field(30.0, gt=0, description="Cap on the doubling wait between retries.")
+    max_message_bytes: int = Field(65536, ge=1, description="Messages larger than this go to the dead-letter topic.")
+    max_text_chars: int = Field(
+        20000, ge=1, description="Texts longer than this go to the dead-letter topic (and label imports refuse them)."
+    )
+    max_json_depth: int = Field(
+        64, ge=2, le=500, description="Messages nested deeper (objects and arrays) go to the dead-letter topic."
+    )
+    earliest_published_at: datetime = Field(
+        datetime(1970, 1, 1, tzinfo=UTC), description="Messages with an earlier `published_at` are dead-lettered."
+    )
+    max_future_skew_hours: float = Field(
+        24.0, ge=0, le=87600, description="Messages with a `published_at` further ahead of the clock are dead-lettered."
+    )
+    breaker_batches: int = Field(
+        3,
+        ge=1,
+        description="Stop the worker (exit non-zero, offsets uncommitted) after this many consecutive batches in "
+        "which the model or the store failed every message, a known-good one included.",
+    )
 
 
 class DatabaseSettings(BaseModel):
@@ -99,11 +132,6 @@ class ModelSettings(BaseModel):
         description="auto = bf16 weights on CUDA (softmax in fp32), fp32 on CPU; bf16 = bf16 autocast "
         "(pays on CPUs with AVX-512-bf16); bf16-weights = cast the weights on any device.",
     )
-    max_batch_size: Literal["auto"] | PositiveInt = Field(
-        "auto",
-        description="Flush a micro-batch when it holds this many messages (sorted by length, then cut into "
-        "forward passes); auto = 1024 when the model runs on CUDA, 128 on CPU.",
-    )
     inference_batch_size: Literal["auto"] | PositiveInt = Field(
         "auto",
         description="Most texts per forward pass, each pass padded to its own longest text; "
@@ -114,7 +142,6 @@ class ModelSettings(BaseModel):
         description="Token budget of one forward pass (texts x longest text); auto = 65536 on CUDA, "
         "inference_batch_size x max_length on CPU (the text count alone decides there).",
     )
-    max_wait_ms: int = Field(200, ge=1, description="Flush a micro-batch when its oldest message waited this long.")
     max_length: int = Field(64, ge=8, description="Token limit per text at inference.")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
 
@@ -185,44 +212,56 @@ class WebhookSettings(BaseModel):
     )
 
 
-class SchedulerSettings(BaseModel):
-    retrain_min_new_labels: int = Field(200, ge=1, description="New labels needed before a retrain runs.")
-    retrain_check_minutes: int = Field(30, ge=1, description="How often the retrain job checks for labels.")
-    retrain_mode: Literal["warm", "scratch"] = Field(
+def _recipe(argument: str) -> dict[str, Any]:
+    """Marks a learning field as an override of ``TrainingArguments.<argument>`` (see ``recipe_overrides``)."""
+    return {"training_argument": argument}
+
+
+class LearningSettings(BaseModel):
+    """The retrain job: its recipe, the promotion gate, the held-out labels and the fixed evaluation sets."""
+
+    min_new_labels: int = Field(200, ge=1, description="New labels needed before a retrain runs.")
+    mode: Literal["warm", "scratch"] = Field(
         "warm",
         description="warm: fine-tune the champion on the new labels plus a replay sample of the base corpora "
-        "(minutes); scratch: train retrain_preset from the backbone. Warm falls back to scratch without a champion.",
+        "(minutes); scratch: train `preset` from the backbone. Warm falls back to scratch without a champion.",
     )
-    retrain_preset: str = Field(
+    preset: str = Field(
         "full", description="Training preset of a from-scratch retrain (a quick candidate cannot beat a full champion)."
     )
-    retrain_replay_per_corpus: int | None = Field(
-        None, ge=10, description="Base-corpus train examples per task replayed in a warm retrain (default: the "
-        "warm preset's 2000)."
+    backbone: str | None = Field(
+        None, description="Backbone (path or name) a from-scratch retrain trains from (default: the trainer's)."
     )
-    promotion_tolerance: float = Field(0.005, ge=0, description="Allowed drop per task before rejecting.")
-    misfire_grace_seconds: int = Field(300, ge=1, description="How late a job may start and still run.")
-    housekeeping_hours: int = Field(24, ge=1, description="How often housekeeping runs.")
-    promotion_metric: Literal["accuracy", "macro_f1"] = Field(
-        "macro_f1", description="Score the promotion gate compares per task on the fixed evaluation sets."
-    )
-    retrain_backbone: str | None = Field(
-        None, description="Backbone (path or name) the retrain job trains from (default: the trainer's)."
-    )
-    retrain_epochs: int | None = Field(None, ge=1, description="Epochs per retrain (default: the preset's).")
-    retrain_max_steps: int | None = Field(None, ge=1, description="Cap on optimizer steps per retrain.")
-    retrain_base_limit: int | None = Field(
-        None, ge=10, description="Cap on examples per bundled base corpus in a retrain (default: all)."
-    )
-    retrain_seed: int = Field(0, description="Random seed passed to the trainer.")
-    retrain_learning_rate: float | None = Field(
-        None, gt=0, description="Learning rate of a retrain (default: the preset's)."
-    )
-    retrain_data_root: Path | None = Field(
+    data_root: Path | None = Field(
         None, description="Base corpora folder laid out like monitor/datasets (default: the bundled corpora)."
     )
-    retrain_timeout_minutes: int = Field(
+    # Recipe overrides: a field marked with _recipe(...) reaches the trainer's TrainingArguments by that name,
+    # so a new recipe setting is one field here.
+    replay_per_corpus: int | None = Field(
+        None, ge=10, json_schema_extra=_recipe("replay_per_corpus"),
+        description="Base-corpus train examples per task replayed in a warm retrain (default: the warm preset's 2000).",
+    )
+    epochs: int | None = Field(
+        None, ge=1, json_schema_extra=_recipe("epochs"), description="Epochs per retrain (default: the preset's)."
+    )
+    max_steps: int | None = Field(
+        None, ge=1, json_schema_extra=_recipe("max_steps"), description="Cap on optimizer steps per retrain."
+    )
+    base_limit: int | None = Field(
+        None, ge=10, json_schema_extra=_recipe("limit"),
+        description="Cap on examples per bundled base corpus in a retrain (default: all).",
+    )
+    seed: int = Field(0, json_schema_extra=_recipe("seed"), description="Random seed of the retrain's trainer.")
+    learning_rate: float | None = Field(
+        None, gt=0, json_schema_extra=_recipe("learning_rate"),
+        description="Learning rate of a retrain (default: the preset's).",
+    )
+    training_timeout_minutes: int = Field(
         240, ge=1, description="A training subprocess running longer than this is killed and the run fails."
+    )
+    promotion_tolerance: float = Field(0.005, ge=0, description="Allowed drop per task before rejecting.")
+    promotion_metric: Literal["accuracy", "macro_f1"] = Field(
+        "macro_f1", description="Score the promotion gate compares per task on the fixed evaluation sets."
     )
     holdout_fraction: float = Field(
         0.2, ge=0, lt=1, description="Share of labeled texts never trained on, kept to score new labels."
@@ -237,9 +276,27 @@ class SchedulerSettings(BaseModel):
     eval_limit: int | None = Field(
         None, ge=1, description="Use only the first N rows of each fixed evaluation set (tests)."
     )
+
+    def recipe_overrides(self, *, warm: bool) -> dict[str, Any]:
+        """The set recipe fields by ``TrainingArguments`` name; a replay sample belongs to warm starts only."""
+        overrides = {}
+        for name, field in type(self).model_fields.items():
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            argument, value = extra.get("training_argument"), getattr(self, name)
+            if argument and value is not None and (warm or argument != "replay_per_corpus"):
+                overrides[str(argument)] = value
+        return overrides
+
+
+class JobsSettings(BaseModel):
+    """When the scheduler's own jobs run (the alert check and the webhook relay keep theirs in their sections)."""
+
+    retrain_check_minutes: int = Field(30, ge=1, description="How often the retrain job checks for labels.")
+    housekeeping_hours: int = Field(24, ge=1, description="How often housekeeping runs.")
     heartbeat_retention_days: int = Field(
         7, ge=1, description="Housekeeping deletes worker heartbeats older than this."
     )
+    misfire_grace_seconds: int = Field(300, ge=1, description="How late a job may start and still run.")
 
 
 class DashboardSettings(BaseModel):
@@ -268,24 +325,6 @@ class MetricsSettings(BaseModel):
     )
 
 
-class WorkerSettings(BaseModel):
-    max_json_depth: int = Field(
-        64, ge=2, le=500, description="Messages nested deeper (objects and arrays) go to the dead-letter topic."
-    )
-    earliest_published_at: datetime = Field(
-        datetime(1970, 1, 1, tzinfo=UTC), description="Messages with an earlier `published_at` are dead-lettered."
-    )
-    max_future_skew_hours: float = Field(
-        24.0, ge=0, le=87600, description="Messages with a `published_at` further ahead of the clock are dead-lettered."
-    )
-    breaker_batches: int = Field(
-        3,
-        ge=1,
-        description="Stop the worker (exit non-zero, offsets uncommitted) after this many consecutive batches in "
-        "which the model or the store failed every message, a known-good one included.",
-    )
-
-
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -295,16 +334,19 @@ class Settings(BaseSettings):
     )
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings, description="Kafka connection and topics.")
+    stream: StreamSettings = Field(
+        default_factory=StreamSettings, description="Consumers: batch policy, backoff, message limits, breaker."
+    )
     database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Postgres.")
     model: ModelSettings = Field(default_factory=ModelSettings, description="Model serving.")
+    learning: LearningSettings = Field(
+        default_factory=LearningSettings, description="Retraining: recipe, promotion gate, evaluation sets."
+    )
+    jobs: JobsSettings = Field(default_factory=JobsSettings, description="Scheduled jobs.")
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Spike detection.")
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings, description="Webhook delivery.")
-    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings, description="Dashboard.")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Prometheus metrics.")
-    worker: WorkerSettings = Field(
-        default_factory=WorkerSettings, description="Streaming worker: message limits and the failure breaker."
-    )
     log_level: LogLevel = Field(
         "INFO", description="Log level of the service's loggers: DEBUG, INFO, WARNING or ERROR."
     )
@@ -313,6 +355,138 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _warn_about_old_names(cls, data: Any, handler: Any) -> Any:
+        used = data.pop(LEGACY_KEY, []) if isinstance(data, dict) else []
+        settings = handler(data)
+        _warn_once(used)
+        return settings
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Old names rank below the new ones from both the environment and .env: the new name wins.
+        legacy = LegacyNamesSource(settings_cls, env_settings, dotenv_settings)
+        return init_settings, env_settings, dotenv_settings, legacy, file_secret_settings
+
+
+# Variables that moved when the tree was cut along the packages (stream, learning, jobs); read for one
+# release under their old names, with a warning. Old name -> (section, field).
+LEGACY_NAMES: dict[str, tuple[str, str]] = {
+    "MONITOR_MODEL__MAX_BATCH_SIZE": ("stream", "max_batch_size"),
+    "MONITOR_MODEL__MAX_WAIT_MS": ("stream", "max_wait_ms"),
+    "MONITOR_KAFKA__BACKOFF_INITIAL_SECONDS": ("stream", "backoff_initial_seconds"),
+    "MONITOR_KAFKA__BACKOFF_MAX_SECONDS": ("stream", "backoff_max_seconds"),
+    "MONITOR_KAFKA__MAX_MESSAGE_BYTES": ("stream", "max_message_bytes"),
+    "MONITOR_KAFKA__MAX_TEXT_CHARS": ("stream", "max_text_chars"),
+    "MONITOR_WORKER__MAX_JSON_DEPTH": ("stream", "max_json_depth"),
+    "MONITOR_WORKER__EARLIEST_PUBLISHED_AT": ("stream", "earliest_published_at"),
+    "MONITOR_WORKER__MAX_FUTURE_SKEW_HOURS": ("stream", "max_future_skew_hours"),
+    "MONITOR_WORKER__BREAKER_BATCHES": ("stream", "breaker_batches"),
+    "MONITOR_SCHEDULER__RETRAIN_MIN_NEW_LABELS": ("learning", "min_new_labels"),
+    "MONITOR_SCHEDULER__RETRAIN_MODE": ("learning", "mode"),
+    "MONITOR_SCHEDULER__RETRAIN_PRESET": ("learning", "preset"),
+    "MONITOR_SCHEDULER__RETRAIN_REPLAY_PER_CORPUS": ("learning", "replay_per_corpus"),
+    "MONITOR_SCHEDULER__RETRAIN_BACKBONE": ("learning", "backbone"),
+    "MONITOR_SCHEDULER__RETRAIN_EPOCHS": ("learning", "epochs"),
+    "MONITOR_SCHEDULER__RETRAIN_MAX_STEPS": ("learning", "max_steps"),
+    "MONITOR_SCHEDULER__RETRAIN_BASE_LIMIT": ("learning", "base_limit"),
+    "MONITOR_SCHEDULER__RETRAIN_SEED": ("learning", "seed"),
+    "MONITOR_SCHEDULER__RETRAIN_LEARNING_RATE": ("learning", "learning_rate"),
+    "MONITOR_SCHEDULER__RETRAIN_DATA_ROOT": ("learning", "data_root"),
+    "MONITOR_SCHEDULER__RETRAIN_TIMEOUT_MINUTES": ("learning", "training_timeout_minutes"),
+    "MONITOR_SCHEDULER__PROMOTION_TOLERANCE": ("learning", "promotion_tolerance"),
+    "MONITOR_SCHEDULER__PROMOTION_METRIC": ("learning", "promotion_metric"),
+    "MONITOR_SCHEDULER__HOLDOUT_FRACTION": ("learning", "holdout_fraction"),
+    "MONITOR_SCHEDULER__HOLDOUT_SEED": ("learning", "holdout_seed"),
+    "MONITOR_SCHEDULER__EVAL_TOPIC_PATH": ("learning", "eval_topic_path"),
+    "MONITOR_SCHEDULER__EVAL_SENTIMENT_PATH": ("learning", "eval_sentiment_path"),
+    "MONITOR_SCHEDULER__EVAL_LIMIT": ("learning", "eval_limit"),
+    "MONITOR_SCHEDULER__RETRAIN_CHECK_MINUTES": ("jobs", "retrain_check_minutes"),
+    "MONITOR_SCHEDULER__MISFIRE_GRACE_SECONDS": ("jobs", "misfire_grace_seconds"),
+    "MONITOR_SCHEDULER__HOUSEKEEPING_HOURS": ("jobs", "housekeeping_hours"),
+    "MONITOR_SCHEDULER__HEARTBEAT_RETENTION_DAYS": ("jobs", "heartbeat_retention_days"),
+}
+
+_warned: set[str] = set()
+LEGACY_KEY = "legacy_names_used"  # how the source tells the tree which old names it read
+
+
+def new_name(section: str, field: str) -> str:
+    return f"MONITOR_{section.upper()}__{field.upper()}"
+
+
+def legacy_values(variables: Mapping[str, str | None]) -> dict[str, tuple[str, str]]:
+    """The old names set in ``variables`` (any case): new variable -> (old variable, value)."""
+    upper = {name.upper(): value for name, value in variables.items() if value is not None}
+    return {new_name(*target): (old, upper[old]) for old, target in LEGACY_NAMES.items() if old in upper}
+
+
+class LegacyNamesSource(PydanticBaseSettingsSource):
+    """Moved variables under their old names, from the process environment and ``.env``, at their new place."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: PydanticBaseSettingsSource,
+                 dotenv: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._variables = {**getattr(dotenv, "env_vars", {}), **getattr(env, "env_vars", {})}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ maps whole variables
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for old, value in legacy_values(self._variables).values():
+            section, field = LEGACY_NAMES[old]
+            data.setdefault(section, {})[field] = value
+        if data:  # warned about once the tree is valid: a bad value is one error line naming the old name
+            data[LEGACY_KEY] = sorted(old for old, _ in legacy_values(self._variables).values())
+        return data
+
+
+def _warn_once(old_names: list[str]) -> None:
+    for old in old_names:
+        if old not in _warned:
+            _warned.add(old)
+            log.warning("%s is deprecated and will be removed in the next release; use %s", old,
+                        new_name(*LEGACY_NAMES[old]))
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as ``MONITOR_*`` variables for a child process (``Settings()`` there equals it).
+
+    Fields left at None are left out: None is every optional field's default.
+    """
+    env = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, BaseModel):
+            for field in type(value).model_fields:
+                env[new_name(name, field)] = _env_value(getattr(value, field))
+        else:
+            env[f"MONITOR_{name.upper()}"] = _env_value(value)
+    return {key: value for key, value in env.items() if value is not None}
+
+
+def _env_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def load_settings() -> Settings:
@@ -330,7 +504,7 @@ def load_settings() -> Settings:
         var = _variable(errors[0]["loc"])
         # A union (an int or "auto") fails once per branch: name every branch, not just the first.
         reasons = " or ".join(dict.fromkeys(e["msg"] for e in errors if _variable(e["loc"]) == var))
-        raise ConfigError(mask_secrets(f"{var}: {reasons} (got {errors[0].get('input')!r})")) from None
+        raise ConfigError(mask_secrets(f"{_as_set(var)}: {reasons} (got {errors[0].get('input')!r})")) from None
     except SettingsError as exc:  # MONITOR_ALERTS__SOME_LIST=x: lists and groups are parsed as JSON
         group = "MONITOR_" + (exc.args[0].split('"')[1].upper() if exc.args and exc.args[0].count('"') >= 2 else "")
         raise ConfigError(
@@ -353,6 +527,20 @@ def _variable(loc: tuple[Any, ...]) -> str:
         names.append(str(part).upper())
         model = fields[part].annotation
     return "MONITOR_" + "__".join(names)
+
+
+def _as_set(variable: str) -> str:
+    """The variable as the user wrote it: an old name when only the old name is set."""
+    import os
+
+    from dotenv import dotenv_values
+
+    env_file = Settings.model_config.get("env_file")
+    found = {**(dotenv_values(env_file) if isinstance(env_file, str) else {}), **os.environ}
+    if variable in {name.upper() for name in found}:
+        return variable
+    old = legacy_values(found).get(variable)
+    return f"{old[0]} (now {variable})" if old else variable
 
 
 @lru_cache

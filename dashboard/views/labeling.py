@@ -14,13 +14,13 @@ settings = data.settings()
 
 
 def waiting_labels() -> None:
-    waiting, needed = data.unused_labels(), settings.scheduler.retrain_min_new_labels
+    waiting, needed = data.unused_labels(), settings.learning.min_new_labels
     c1, c2 = st.columns([1, 3], vertical_alignment="center")
     c1.metric("Labels waiting for the next retrain", f"{waiting:,}", border=True)
     c2.progress(
         min(1.0, waiting / needed),
         text=f"A retrain starts once {needed:,} new labels wait (checked every "
-        f"{settings.scheduler.retrain_check_minutes} min); labels from files and Kafka count too.",
+        f"{settings.jobs.retrain_check_minutes} min); labels from files and Kafka count too.",
     )
 
 

@@ -88,7 +88,7 @@ def runs_panel() -> None:
     runs = data.training_runs()
     if not runs:
         st.caption(
-            f"No retraining yet: the scheduler retrains once {settings.scheduler.retrain_min_new_labels} "
+            f"No retraining yet: the scheduler retrains once {settings.learning.min_new_labels} "
             "new labels wait (label in the Labeling queue, or import a file)."
         )
         return

@@ -25,7 +25,7 @@ def import_(
 
     settings = load_settings()
     with connected_database(settings) as factory, transaction(factory) as session:
-        report = import_label_file(path, session=session, max_text_chars=settings.kafka.max_text_chars,
+        report = import_label_file(path, session=session, max_text_chars=settings.stream.max_text_chars,
                                    author=author)
     typer.echo(f"{path}: {report.read} good rows, {report.new} new labels, "
                f"{report.already_stored} already stored, {len(report.problems)} bad rows")
@@ -76,5 +76,5 @@ def count() -> None:
     with connected_database(settings) as factory, transaction(factory) as session:
         total = session.scalar(select(func.count()).select_from(Label)) or 0
         unused = count_unused_labels(session=session)
-    needed = settings.scheduler.retrain_min_new_labels
+    needed = settings.learning.min_new_labels
     typer.echo(f"{total} labels, {unused} not used by a training run yet (a retrain needs {needed})")

@@ -44,7 +44,7 @@ def _threads() -> int | None:
 
 
 def train(
-    out: Path = typer.Option(..., "--out", help="Directory to write the model to (created if missing)."),
+    out: Path = typer.Option(None, "--out", help="Directory to write the model to (created if missing)."),
     preset: PresetName = typer.Option(
         PresetName.quick, "--preset", help="quick: minutes on a CPU; full: best; warm: fine-tune --init-from."
     ),
@@ -69,6 +69,9 @@ def train(
         None, "--domains", help="Comma-separated retail-investor corpora to train on too, or 'none' (default: all; "
         "a warm start: those its source model was trained on)."
     ),
+    request: Path = typer.Option(
+        None, "--request", hidden=True, help="Run a JSON training request (the retrain job's hand-off) instead."
+    ),
 ) -> None:
     """Train the multi-task model on the bundled corpora (+ extra labels) and save it to --out."""
     from monitor.model.arguments import preset as make_args
@@ -76,6 +79,11 @@ def train(
     from monitor.model.training import train_model
 
     _quiet_transformers(_threads())
+    if request is not None:
+        _run_request(request)
+        return
+    if out is None:
+        raise MonitorError("pass --out DIR: the directory to write the model to")
     args = make_args(
         preset.value, epochs=epochs, max_steps=max_steps, limit=limit, seed=seed, learning_rate=learning_rate,
         replay_per_corpus=replay, domains=_domains(domains),
@@ -100,6 +108,15 @@ def train(
         typer.echo(f"calibration {task}: T={calibration['temperature']:.3f}  valid ECE "
                    f"{calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}")
     typer.echo(f"model {result.config.version} written to {out} in {time.perf_counter() - started:.0f}s")
+
+
+def _run_request(path: Path) -> None:
+    from monitor.model.handoff import TrainingRequest, run_request
+
+    result = run_request(TrainingRequest.read(path))
+    for task, scores in result.scores.items():
+        typer.echo(f"valid {task}: accuracy={scores['accuracy']:.4f}  macro-F1={scores['macro_f1']:.4f}")
+    typer.echo(f"model {result.version} written to {result.directory} in {result.seconds:.0f}s")
 
 
 def _domains(value: str | None) -> list[str] | None:

@@ -23,10 +23,9 @@ class HousekeepingReport:
 
 
 def run_housekeeping(ctx: JobContext) -> HousekeepingReport:
-    sched = ctx.settings.scheduler
     # A trainer is killed at its timeout, so a run still "running" an hour past it has no process left.
-    stale_after = timedelta(minutes=sched.retrain_timeout_minutes + 60)
-    cutoff = datetime.now(UTC) - timedelta(days=sched.heartbeat_retention_days)
+    stale_after = timedelta(minutes=ctx.settings.learning.training_timeout_minutes + 60)
+    cutoff = datetime.now(UTC) - timedelta(days=ctx.settings.jobs.heartbeat_retention_days)
     with transaction(ctx.session_factory) as session:
         failed = fail_stale_runs(stale_after, session=session)
         gone = session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.updated_at < cutoff)).rowcount

@@ -29,13 +29,13 @@ class JobSpec:
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("retrain", "retrain when enough new labels exist; promote only past the evaluation gate",
-            tasks.retrain, lambda s: s.scheduler.retrain_check_minutes * 60, run_at_start=False),
+            tasks.retrain, lambda s: s.jobs.retrain_check_minutes * 60, run_at_start=False),
     JobSpec("alert-check", "open, update and resolve negative-share alerts",
             tasks.alert_check, lambda s: s.alerts.check_interval_seconds, run_at_start=True),
     JobSpec("webhook-relay", "send due webhook deliveries from the outbox",
             tasks.webhook_relay, lambda s: s.webhooks.relay_interval_seconds, run_at_start=True),
     JobSpec("housekeeping", "fail runs a dead scheduler left running; drop stale worker heartbeats",
-            tasks.housekeeping, lambda s: s.scheduler.housekeeping_hours * 3600, run_at_start=True),
+            tasks.housekeeping, lambda s: s.jobs.housekeeping_hours * 3600, run_at_start=True),
 )
 
 

@@ -32,7 +32,7 @@ class SharedPoolExecutor(BasePoolExecutor):
 def job_defaults(ctx: JobContext) -> dict[str, Any]:
     # coalesce: a backlog of missed runs fires once; max_instances=1: a job never overlaps itself.
     return {"coalesce": True, "max_instances": 1,
-            "misfire_grace_time": ctx.settings.scheduler.misfire_grace_seconds}
+            "misfire_grace_time": ctx.settings.jobs.misfire_grace_seconds}
 
 
 def build_scheduler(

@@ -11,7 +11,8 @@ def retrain(ctx: JobContext) -> Any:
     from monitor.learning.retrain import run_retrain
 
     trigger = "manual" if ctx.force else "schedule"
-    return run_retrain(ctx.settings, ctx.session_factory, force=ctx.force, trigger=trigger, stop=ctx.stop)
+    return run_retrain(ctx.settings.learning, ctx.settings.model, ctx.session_factory, force=ctx.force,
+                       trigger=trigger, stop=ctx.stop)
 
 
 def alert_check(ctx: JobContext) -> Any:
@@ -21,12 +22,7 @@ def alert_check(ctx: JobContext) -> Any:
 
 
 def webhook_relay(ctx: JobContext) -> Any:
-    from monitor.alerts import WebhookRelay
-
-    relay = ctx.resources.get("webhook_relay")
-    if relay is None:
-        relay = ctx.resources["webhook_relay"] = WebhookRelay(ctx.settings.webhooks, ctx.session_factory)
-    return relay.run_once()
+    return ctx.webhook_relay.run_once()
 
 
 def housekeeping(ctx: JobContext) -> Any:

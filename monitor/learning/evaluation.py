@@ -14,7 +14,7 @@ from typing import Any
 from monitor.errors import MonitorError
 from monitor.learning.gate import LABELS_SET
 from monitor.model.labels import TASK_LABELS, normalize_sentiment, normalize_topic
-from monitor.settings import ModelSettings, SchedulerSettings
+from monitor.settings import LearningSettings, ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def read_eval_csv(path: Path, *, name: str, task: str, limit: int | None = None)
             rows = [(row["text"], NORMALIZE[task](row["label"])) for row in csv.DictReader(fh)]
     except (OSError, KeyError, ValueError) as exc:
         raise MonitorError(
-            f"evaluation set {path} is unusable ({exc}); fix MONITOR_SCHEDULER__EVAL_*_PATH"
+            f"evaluation set {path} is unusable ({exc}); fix MONITOR_LEARNING__EVAL_*_PATH"
         ) from None
     if not rows:
         raise MonitorError(f"evaluation set {path} has no rows")
@@ -47,7 +47,7 @@ def read_eval_csv(path: Path, *, name: str, task: str, limit: int | None = None)
     return EvalSet(name, task, [t for t, _ in rows], [lab for _, lab in rows])
 
 
-def fixed_eval_sets(settings: SchedulerSettings) -> list[EvalSet]:
+def fixed_eval_sets(settings: LearningSettings) -> list[EvalSet]:
     from monitor import datasets
 
     topic = settings.eval_topic_path or datasets.path("twitter-fin-topic/valid.csv")

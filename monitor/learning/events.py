@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.learning.labels import NewLabel, insert_labels, unlink_unknown_articles
 from monitor.learning.records import BadLabel, parse_label_record
 from monitor.settings import Settings
-from monitor.stream.backoff import Backoff
 from monitor.stream.batching import BatchPolicy, RecordBatch
 from monitor.stream.clients import make_consumer, make_producer
 from monitor.stream.deadletter import DeadLetterQueue
@@ -25,7 +24,7 @@ from monitor.stream.engine import BatchOutcome, ConsumerEngine
 from monitor.stream.errors import InvalidMessage, StoreRejected
 from monitor.stream.isolation import run_isolating
 from monitor.stream.message import MessageLimits, Reason, decode_object
-from monitor.stream.runner import ensure_dead_letter_topic, message_limits
+from monitor.stream.runner import ensure_dead_letter_topic, message_limits, stream_backoff
 from monitor.stream.sink import database_answers, store_transaction
 from monitor.stream.triage import dead_letter_for, split_records
 
@@ -99,14 +98,14 @@ def build_label_consumer(
     except BaseException:
         consumer.close(autocommit=False)
         raise
-    limits = message_limits(settings)
+    limits = message_limits(settings.stream)
     engine = ConsumerEngine(
         consumer=consumer,
         topic=k.label_topic,
         batch=RecordBatch(BatchPolicy(max_size=500, max_wait_seconds=0.5)),
         handler=LabelHandler(session_factory, limits),
         dead_letters=DeadLetterQueue(producer, k.label_dead_letter_topic, k.request_timeout_ms / 1000),
-        backoff=Backoff(k.backoff_initial_seconds, k.backoff_max_seconds),
+        backoff=stream_backoff(settings.stream),
         name="label consumer",
     )
     return engine

@@ -31,9 +31,10 @@ from monitor.learning.runs import (
     snapshot_labels,
     start_training_run,
 )
-from monitor.learning.training import TrainRequest, run_training
+from monitor.learning.training import TrainingFailed, run_training, training_request
 from monitor.model.directory import ModelDirectory
-from monitor.settings import Settings
+from monitor.model.handoff import TrainingResult
+from monitor.settings import LearningSettings, ModelSettings
 from monitor.store import transaction
 from monitor.store.orm import TrainingRun
 
@@ -63,25 +64,27 @@ class ChampionRef:
 
 
 def run_retrain(
-    settings: Settings,
+    learning: LearningSettings,
+    model: ModelSettings,
     session_factory: sessionmaker[Session],
     *,
     force: bool = False,
     trigger: str = "schedule",
     stop: threading.Event | None = None,
 ) -> RetrainResult:
-    """Retrain when enough unused labels exist (or ``force``); returns what happened."""
+    """Retrain when enough unused labels exist (or ``force``); returns what happened. ``model`` is the serving
+    section: where versions are kept, the fallback champion, and how candidates are scored."""
     with retrain_lock(session_factory) as locked:
         if not locked:
             log.warning("retrain skipped: another scheduler is retraining right now")
             return RetrainResult("skipped", decision="another retrain is in progress")
         with transaction(session_factory) as session:  # counted under the lock: a run just done used them
             unused = count_unused_labels(session=session)
-        needed = settings.scheduler.retrain_min_new_labels
+        needed = learning.min_new_labels
         if not force and unused < needed:
             log.info("retrain skipped: %d new labels, %d needed", unused, needed)
             return RetrainResult("skipped", decision=f"{unused} new labels, {needed} needed")
-        return RetrainRun(settings, session_factory, trigger=trigger, stop=stop).execute()
+        return RetrainRun(learning, model, session_factory, trigger=trigger, stop=stop).execute()
 
 
 @contextmanager
@@ -102,17 +105,17 @@ def retrain_lock(session_factory: sessionmaker[Session]) -> Iterator[bool]:
 class RetrainRun:
     """One attempt, from the ``running`` row to its recorded outcome."""
 
-    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], *, trigger: str,
-                 stop: threading.Event | None) -> None:
-        self.settings = settings
-        self.sched = settings.scheduler
+    def __init__(self, learning: LearningSettings, model: ModelSettings, session_factory: sessionmaker[Session],
+                 *, trigger: str, stop: threading.Event | None) -> None:
+        self.learning = learning
+        self.model = model
         self.session_factory = session_factory
         self.trigger = trigger
         self.stop = stop
         with transaction(session_factory) as session:
             self.run_id = start_training_run(trigger, session=session).id
         self.version = f"r{self.run_id}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-        self.registry = Path(settings.model.registry_dir).resolve()
+        self.registry = Path(model.registry_dir).resolve()
         self.out_dir = self.registry / self.version
         self.workdir = self.registry / "_runs" / str(self.run_id)
         self.champion: ChampionRef | None = None
@@ -128,32 +131,36 @@ class RetrainRun:
 
     def _attempt(self) -> RetrainResult:
         with transaction(self.session_factory) as session:
-            snapshot = snapshot_labels(session=session, holdout_fraction=self.sched.holdout_fraction,
-                                       holdout_seed=self.sched.holdout_seed)
-            champion = self.champion = current_champion(self.settings, session=session)
+            snapshot = snapshot_labels(session=session, holdout_fraction=self.learning.holdout_fraction,
+                                       holdout_seed=self.learning.holdout_seed)
+            champion = self.champion = current_champion(self.model, session=session)
         self._record(n_labels=len(snapshot.train), n_new_labels=len(snapshot.unused_ids),
                      champion_version=champion.version if champion else None,
                      candidate_version=self.version)
-        self._train(snapshot)
-        sets = fixed_eval_sets(self.sched) + label_eval_sets(snapshot.held_out)
-        candidate_scores = evaluate_model(self.out_dir, sets, self.settings.model)
-        champion_scores = evaluate_model(champion.path, sets, self.settings.model) if champion else None
-        return self._record_outcome(snapshot, candidate_scores, champion_scores)
+        trained = self._train(snapshot)
+        sets = fixed_eval_sets(self.learning) + label_eval_sets(snapshot.held_out)
+        candidate_scores = evaluate_model(self.out_dir, sets, self.model)
+        champion_scores = evaluate_model(champion.path, sets, self.model) if champion else None
+        return self._record_outcome(snapshot, trained, candidate_scores, champion_scores)
 
-    def _train(self, snapshot: LabelSnapshot) -> None:
+    def _train(self, snapshot: LabelSnapshot) -> TrainingResult:
         extra = write_extra_file(snapshot, self.workdir / "labels.csv") if snapshot.train else None
-        request = TrainRequest.from_settings(self.sched, out_dir=self.out_dir, version=self.version,
-                                             extra_file=extra, init_from=self._warm_start_from())
-        run_training(request, log_file=self.workdir / "train.log",
-                     timeout_s=self.sched.retrain_timeout_minutes * 60, stop=self.stop)
+        request = training_request(self.learning, out_dir=self.out_dir, version=self.version, workdir=self.workdir,
+                                   extra_file=extra, init_from=self._warm_start_from())
+        trained = run_training(request, workdir=self.workdir,
+                               timeout_s=self.learning.training_timeout_minutes * 60, stop=self.stop)
+        if (trained.version, trained.directory.resolve()) != (self.version, self.out_dir):
+            raise TrainingFailed(f"the trainer reported {trained.version} in {trained.directory}, "
+                                 f"not {self.version} in {self.out_dir}")
+        return trained
 
     def _warm_start_from(self) -> Path | None:
         """The champion's directory when warm-starting (the default), else None: train from the backbone."""
-        if self.sched.retrain_mode != "warm":
+        if self.learning.mode != "warm":
             return None
         if self.champion is None:
             log.info("retrain run %d trains from scratch (%s): no champion to warm-start from",
-                     self.run_id, self.sched.retrain_preset)
+                     self.run_id, self.learning.preset)
             return None
         try:
             ModelDirectory(self.champion.path).check()
@@ -164,11 +171,11 @@ class RetrainRun:
         log.info("retrain run %d warm-starts from the champion %s", self.run_id, self.champion.version)
         return self.champion.path
 
-    def _record_outcome(self, snapshot: LabelSnapshot, candidate_scores: dict[str, Any],
+    def _record_outcome(self, snapshot: LabelSnapshot, trained: TrainingResult, candidate_scores: dict[str, Any],
                         champion_scores: dict[str, Any] | None) -> RetrainResult:
-        sched = self.sched
-        decision = decide_promotion(candidate_scores, champion_scores, tolerance=sched.promotion_tolerance,
-                                    metric=sched.promotion_metric)
+        learning = self.learning
+        decision = decide_promotion(candidate_scores, champion_scores, tolerance=learning.promotion_tolerance,
+                                    metric=learning.promotion_metric)
         status, reason = ("promoted" if decision.promote else "rejected"), decision.reason
         with transaction(self.session_factory) as session:
             if decision.promote and self._champion_changed(session):
@@ -181,13 +188,13 @@ class RetrainRun:
             mark_labels_used(snapshot.unused_ids, self.run_id, session=session)
             finish_training_run(self.run_id, status, session=session, decision=reason,
                                 candidate_scores=candidate_scores, champion_scores=champion_scores,
-                                n_base_examples=base_example_count(self.out_dir))
+                                n_base_examples=trained.base_examples)
         log.info("retrain run %d %s %s: %s", self.run_id, status, self.version, reason)
         return RetrainResult(status, self.run_id, self.version, reason)
 
     def _champion_changed(self, session: Session) -> bool:
         # Someone promoted or rolled back by hand while we trained: their choice stands.
-        now = current_champion(self.settings, session=session)
+        now = current_champion(self.model, session=session)
         return (now.version if now else None) != (self.champion.version if self.champion else None)
 
     def _record(self, **fields: Any) -> None:
@@ -207,12 +214,12 @@ class RetrainRun:
         return RetrainResult("failed", self.run_id, None, "failed: the champion keeps serving", error)
 
 
-def current_champion(settings: Settings, *, session: Session) -> ChampionRef | None:
+def current_champion(model: ModelSettings, *, session: Session) -> ChampionRef | None:
     """The registered champion, else the fallback directory workers serve when none is registered."""
     row = get_champion(session=session)
     if row is not None:
         return ChampionRef(row.version, Path(row.path))
-    fallback = ModelDirectory(settings.model.directory)
+    fallback = ModelDirectory(model.directory)
     if not fallback.exists():
         return None
     return ChampionRef(fallback.version, fallback.path)
@@ -226,8 +233,3 @@ def write_extra_file(snapshot: LabelSnapshot, path: Path) -> Path:
         writer.writerow(["text", "topic", "sentiment"])
         writer.writerows((text, topic or "", sentiment or "") for text, topic, sentiment in snapshot.train)
     return path
-
-
-def base_example_count(model_dir: Path) -> int | None:
-    """Examples the trainer took from the bundled corpora (train + dev), as its config.json records."""
-    return ModelDirectory(model_dir).base_example_count()

@@ -1,5 +1,6 @@
-"""Train a candidate in a child process (``python -m monitor train``): a crash, a hang or a memory spike
-there fails the run, never the scheduler."""
+"""Train a candidate in a child process (``monitor train --request FILE``): a crash, a hang or a memory spike
+there fails the run, never the scheduler. The recipe goes in as a typed request, the scores come back as a
+typed result (:mod:`monitor.model.handoff`)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.errors import MonitorError
-from monitor.settings import SchedulerSettings
+from monitor.model.arguments import preset
+from monitor.model.handoff import TrainingRequest, TrainingResult
+from monitor.settings import LearningSettings
 
 log = logging.getLogger(__name__)
 
@@ -25,44 +27,21 @@ class TrainingFailed(MonitorError):
     """The training subprocess did not produce a model; the message carries the end of its log."""
 
 
-@dataclass(frozen=True)
-class TrainRequest:
-    out_dir: Path
-    version: str
-    extra_file: Path | None
-    preset: str = "quick"
-    backbone: str | None = None
-    epochs: int | None = None
-    max_steps: int | None = None
-    base_limit: int | None = None
-    seed: int = 0
-    learning_rate: float | None = None
-    data_root: Path | None = None
-    init_from: Path | None = None  # warm start: the model directory to fine-tune
-    replay: int | None = None
+def training_request(learning: LearningSettings, *, out_dir: Path, version: str, workdir: Path,
+                     extra_file: Path | None, init_from: Path | None = None) -> TrainingRequest:
+    """The retrain job's request; ``init_from`` (the champion) makes it a warm start with the warm preset.
 
-    @classmethod
-    def from_settings(cls, s: SchedulerSettings, *, out_dir: Path, version: str, extra_file: Path | None,
-                      init_from: Path | None = None):
-        """The retrain job's request; ``init_from`` (the champion) makes it a warm start with the warm preset."""
-        return cls(out_dir=out_dir, version=version, extra_file=extra_file,
-                   preset="warm" if init_from else s.retrain_preset,
-                   backbone=s.retrain_backbone, epochs=s.retrain_epochs, max_steps=s.retrain_max_steps,
-                   base_limit=s.retrain_base_limit, seed=s.retrain_seed,
-                   learning_rate=s.retrain_learning_rate, data_root=s.retrain_data_root,
-                   init_from=init_from, replay=s.retrain_replay_per_corpus if init_from else None)
+    The recipe is the preset plus every recipe field set in the learning section (``recipe_overrides``).
+    """
+    warm = init_from is not None
+    arguments = preset("warm" if warm else learning.preset, **learning.recipe_overrides(warm=warm))
+    return TrainingRequest(arguments=arguments, out=out_dir, version=version, result_file=workdir / "result.json",
+                           extra=extra_file, init_from=init_from, data_root=learning.data_root,
+                           backbone=learning.backbone)
 
-    def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "monitor", "train", "--preset", self.preset,
-               "--out", str(self.out_dir), "--version", self.version, "--seed", str(self.seed)]
-        optional = {"--extra": self.extra_file, "--backbone": self.backbone, "--epochs": self.epochs,
-                    "--max-steps": self.max_steps, "--limit": self.base_limit,
-                    "--learning-rate": self.learning_rate, "--data-root": self.data_root,
-                    "--init-from": self.init_from, "--replay": self.replay}
-        for flag, value in optional.items():
-            if value is not None:
-                cmd += [flag, str(value)]
-        return cmd
+
+def trainer_command(request_file: Path) -> list[str]:
+    return [sys.executable, "-m", "monitor", "train", "--request", str(request_file)]
 
 
 def _prefer_oom_kill(pid: int) -> None:
@@ -72,10 +51,20 @@ def _prefer_oom_kill(pid: int) -> None:
 
 
 def run_training(
-    request: TrainRequest, *, log_file: Path, timeout_s: float, stop: threading.Event | None = None
-) -> None:
-    """Run the trainer to completion; raise :class:`TrainingFailed` on any non-zero exit, timeout or stop."""
-    cmd = request.command()
+    request: TrainingRequest,
+    *,
+    workdir: Path,
+    timeout_s: float,
+    stop: threading.Event | None = None,
+    command: list[str] | None = None,
+) -> TrainingResult:
+    """Run the trainer on ``request`` in a child process and read back its result; raise
+    :class:`TrainingFailed` on any non-zero exit, timeout, stop or missing result. ``command`` replaces
+    the trainer (tests)."""
+    request_file = request.write(workdir / "request.json")
+    request.result_file.unlink(missing_ok=True)  # a stale result must not pass for this run's
+    log_file = workdir / "train.log"
+    cmd = command or trainer_command(request_file)
     log.info("training %s: %s", request.version, " ".join(cmd))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +74,10 @@ def run_training(
         _prefer_oom_kill(proc.pid)
         reason = _wait(proc, timeout_s, stop)
     if reason is None and proc.returncode == 0:
-        return
+        try:
+            return TrainingResult.read(request.result_file)
+        except MonitorError as exc:
+            raise TrainingFailed(f"training {request.version} exited without a result: {exc}") from None
     if reason is None:
         code = proc.returncode
         reason = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
@@ -102,7 +94,7 @@ def _wait(proc: subprocess.Popen[bytes], timeout_s: float, stop: threading.Event
             return "interrupted: the scheduler is shutting down"
         if time.monotonic() > deadline:
             _terminate(proc)
-            return f"timed out after {timeout_s:.0f} s (MONITOR_SCHEDULER__RETRAIN_TIMEOUT_MINUTES)"
+            return f"timed out after {timeout_s:.0f} s (MONITOR_LEARNING__TRAINING_TIMEOUT_MINUTES)"
         time.sleep(0.2)
     return None
 

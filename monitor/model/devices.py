@@ -69,8 +69,9 @@ CPU_BATCHING = Batching(flush_size=128, max_rows=32, max_tokens=32 * 64)
 CUDA_BATCHING = Batching(flush_size=1024, max_rows=1024, max_tokens=1024 * 64)
 
 
-def resolve_batching(settings: Any, device: torch.device | None = None) -> Batching:
-    """The model settings' batch sizes with every ``auto`` replaced by the device's default."""
+def resolve_batching(settings: Any, device: torch.device | None = None, *, flush: int | str = "auto") -> Batching:
+    """The model settings' pass limits and the stream's ``flush`` size, every ``auto`` replaced by the
+    device's default."""
     device = device or resolve_device(settings.device)
     cuda = device.type == "cuda"
     base = CUDA_BATCHING if cuda else CPU_BATCHING
@@ -78,5 +79,5 @@ def resolve_batching(settings: Any, device: torch.device | None = None) -> Batch
     # On CPU the row limit alone decides (as measured best); on CUDA the budget bounds a pass of long texts.
     auto_tokens = base.max_tokens if cuda else rows * settings.max_length
     tokens = auto_tokens if settings.max_tokens == "auto" else int(settings.max_tokens)
-    flush = base.flush_size if settings.max_batch_size == "auto" else int(settings.max_batch_size)
-    return Batching(flush_size=flush, max_rows=rows, max_tokens=tokens)
+    flush_size = base.flush_size if flush == "auto" else int(flush)
+    return Batching(flush_size=flush_size, max_rows=rows, max_tokens=tokens)

@@ -30,7 +30,7 @@ class BatchFailure(MonitorError):
     """A whole batch failed for a reason no message can cause: the model or the database schema is broken.
 
     The worker gives the batch back (nothing committed, nothing dead-lettered) and retries; after
-    ``MONITOR_WORKER__BREAKER_BATCHES`` such batches in a row it stops with :class:`SystemicFailure`.
+    ``MONITOR_STREAM__BREAKER_BATCHES`` such batches in a row it stops with :class:`SystemicFailure`.
     """
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from kafka.errors import KafkaError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.settings import KafkaSettings, Settings
+from monitor.settings import KafkaSettings, ModelSettings, Settings, StreamSettings
 from monitor.stream.backoff import Backoff
 from monitor.stream.batching import BatchPolicy, RecordBatch
 from monitor.stream.clients import ensure_topic, make_consumer, make_producer
@@ -30,10 +30,12 @@ log = logging.getLogger(__name__)
 DEAD_LETTER_MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 
-def batch_policy(settings: Settings) -> BatchPolicy:
-    from monitor.model.devices import resolve_batching  # "auto" flush size: 1024 on CUDA, 128 on CPU
+def batch_policy(stream: StreamSettings, model: ModelSettings) -> BatchPolicy:
+    """Flush on count or time; an ``auto`` count is the serving device's (1024 on CUDA, 128 on CPU)."""
+    from monitor.model.devices import resolve_batching
 
-    return BatchPolicy(resolve_batching(settings.model).flush_size, settings.model.max_wait_ms / 1000)
+    flush = resolve_batching(model, flush=stream.max_batch_size).flush_size
+    return BatchPolicy(flush, stream.max_wait_ms / 1000)
 
 
 def build_worker(
@@ -44,9 +46,10 @@ def build_worker(
     consumer_options: dict[str, Any] | None = None,
 ) -> StreamWorker:
     """A worker wired to Kafka and Postgres as configured (nothing is consumed until ``run()``)."""
-    k = settings.kafka
+    k, stream = settings.kafka, settings.stream
+    policy = batch_policy(stream, settings.model)
     ensure_dead_letter_topic(k)
-    consumer = make_consumer(k, flush_size=batch_policy(settings).max_size, **(consumer_options or {}))
+    consumer = make_consumer(k, flush_size=policy.max_size, **(consumer_options or {}))
     try:
         producer = make_producer(k, role="dead-letters", max_request_size=DEAD_LETTER_MAX_REQUEST_BYTES)
     except BaseException:
@@ -56,27 +59,30 @@ def build_worker(
     return StreamWorker(
         consumer=consumer,
         topic=k.input_topic,
-        batch=RecordBatch(batch_policy(settings)),
-        limits=message_limits(settings),
+        batch=RecordBatch(policy),
+        limits=message_limits(stream),
         models=models,
         sink=PostgresSink(session_factory),
         dead_letters=DeadLetterQueue(producer, k.dead_letter_topic, k.request_timeout_ms / 1000),
-        backoff=Backoff(k.backoff_initial_seconds, k.backoff_max_seconds),
+        backoff=stream_backoff(stream),
         metrics=WorkerMetrics(),
         heartbeat=HeartbeatReporter(worker_id, session_factory, settings.metrics.heartbeat_seconds),
-        breaker_batches=settings.worker.breaker_batches,
+        breaker_batches=stream.breaker_batches,
     )
 
 
-def message_limits(settings: Settings) -> MessageLimits:
-    w = settings.worker
-    earliest = w.earliest_published_at  # a date given without an offset is UTC, as in messages
+def stream_backoff(stream: StreamSettings) -> Backoff:
+    return Backoff(stream.backoff_initial_seconds, stream.backoff_max_seconds)
+
+
+def message_limits(stream: StreamSettings) -> MessageLimits:
+    earliest = stream.earliest_published_at  # a date given without an offset is UTC, as in messages
     return MessageLimits(
-        max_message_bytes=settings.kafka.max_message_bytes,
-        max_text_chars=settings.kafka.max_text_chars,
-        max_json_depth=w.max_json_depth,
+        max_message_bytes=stream.max_message_bytes,
+        max_text_chars=stream.max_text_chars,
+        max_json_depth=stream.max_json_depth,
         earliest_published_at=earliest if earliest.tzinfo else earliest.replace(tzinfo=UTC),
-        max_future_skew=timedelta(hours=w.max_future_skew_hours),
+        max_future_skew=timedelta(hours=stream.max_future_skew_hours),
     )
 
 

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
@@ -22,10 +24,11 @@ def test_config_show_masks_secrets():
     assert shown["kafka"]["sasl_password"] == "**********"
 
 
-def test_bad_setting_is_one_line_naming_the_variable():
-    res = run_cli("config", "show", env={"MONITOR_MODEL__MAX_BATCH_SIZE": "lots"})
+@pytest.mark.parametrize("variable", ["MONITOR_STREAM__MAX_BATCH_SIZE", "MONITOR_MODEL__MAX_BATCH_SIZE"])
+def test_bad_setting_is_one_line_naming_the_variable(variable):
+    res = run_cli("config", "show", env={variable: "lots"})  # the old name too, while it is still read
     assert res.returncode == 2
-    assert res.stderr.count("\n") == 1 and "MONITOR_MODEL__MAX_BATCH_SIZE" in res.stderr
+    assert res.stderr.count("\n") == 1 and variable in res.stderr
     assert "Traceback" not in res.stderr
 
 

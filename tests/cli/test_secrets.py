@@ -240,7 +240,7 @@ def test_scheduler_start_up_log_masks_every_secret(database_url, tmp_path):
         "MONITOR_DATABASE__URL": _secret_database_url(database_url),
         "MONITOR_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1",
         "MONITOR_MODEL__REGISTRY_DIR": str(tmp_path / "registry"),
-        "MONITOR_SCHEDULER__RETRAIN_CHECK_MINUTES": "600",
+        "MONITOR_JOBS__RETRAIN_CHECK_MINUTES": "600",
         "MONITOR_LOG_LEVEL": "DEBUG",
     }
     with log_path.open("w") as log_file:

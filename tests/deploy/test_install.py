@@ -96,7 +96,7 @@ def test_installed_package_migrates_and_runs_a_worker(
         "MONITOR_KAFKA__CONSUMER_GROUP": f"g-{kafka_topic}",
         "MONITOR_MODEL__DIRECTORY": str(make_tiny_model(tmp_path / "model")),
         "MONITOR_MODEL__REGISTRY_DIR": str(tmp_path / "registry"),
-        "MONITOR_MODEL__MAX_WAIT_MS": "50",
+        "MONITOR_STREAM__MAX_WAIT_MS": "50",
     }
     migrated = _run(installed, tmp_path, "db", "upgrade", **env)
     assert migrated.returncode == 0, migrated.stderr

@@ -16,7 +16,7 @@ from monitor.settings import Settings
 
 
 def test_scheduler_registers_the_named_jobs_with_their_policies():
-    settings = Settings(scheduler={"misfire_grace_seconds": 123, "retrain_check_minutes": 7},
+    settings = Settings(jobs={"misfire_grace_seconds": 123, "retrain_check_minutes": 7},
                         alerts={"check_interval_seconds": 45}, webhooks={"relay_interval_seconds": 3})
     scheduler = build_scheduler(JobContext(settings, session_factory=None), scheduler_cls=BackgroundScheduler)
     scheduler.start(paused=True)

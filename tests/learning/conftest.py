@@ -9,22 +9,7 @@ import sys
 import pytest
 from synthetic_data import synthetic_examples, write_csv
 
-from monitor.settings import Settings
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """``MONITOR_*`` variables that reproduce ``settings`` in a child process."""
-    env = {
-        "MONITOR_DATABASE__URL": settings.database.url.get_secret_value(),
-        "MONITOR_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "MONITOR_KAFKA__LABEL_TOPIC": settings.kafka.label_topic,
-        "MONITOR_MODEL__REGISTRY_DIR": str(settings.model.registry_dir),
-        "MONITOR_MODEL__DIRECTORY": str(settings.model.directory),
-    }
-    for name, value in settings.scheduler.model_dump().items():
-        if value is not None:
-            env[f"MONITOR_SCHEDULER__{name.upper()}"] = str(value)
-    return env
+from monitor.settings import Settings, settings_env
 
 
 @pytest.fixture
@@ -62,12 +47,12 @@ def synthetic(tmp_path_factory):
 @pytest.fixture
 def retrain_settings(settings: Settings, synthetic) -> Settings:
     """The test's settings with a seconds-long, seeded retrain on the synthetic corpus."""
-    scheduler = settings.scheduler.model_copy(update={
-        "retrain_min_new_labels": 50, "retrain_preset": "full", "retrain_backbone": str(synthetic.encoder),
-        "retrain_learning_rate": 3e-3, "retrain_epochs": 40, "retrain_max_steps": 60, "retrain_seed": 0,
-        "retrain_data_root": synthetic.data_root, "eval_topic_path": synthetic.eval_topic,
+    learning = settings.learning.model_copy(update={
+        "min_new_labels": 50, "preset": "full", "backbone": str(synthetic.encoder),
+        "learning_rate": 3e-3, "epochs": 40, "max_steps": 60, "seed": 0,
+        "data_root": synthetic.data_root, "eval_topic_path": synthetic.eval_topic,
         "eval_sentiment_path": synthetic.eval_sentiment, "promotion_tolerance": 0.02, "holdout_fraction": 0.2,
-        "retrain_timeout_minutes": 10,
+        "training_timeout_minutes": 10,
     })
     model = settings.model.model_copy(update={"device": "cpu"})
-    return settings.model_copy(update={"scheduler": scheduler, "model": model})
+    return settings.model_copy(update={"learning": learning, "model": model})

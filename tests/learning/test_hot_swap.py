@@ -51,7 +51,7 @@ def produce(producer: KafkaProducer, topic: str, start: int, n: int) -> None:
 def test_worker_switches_to_a_promoted_model_mid_stream(settings, session_factory, clean_db, tmp_path):
     for name, value in FAST_GROUP.items():
         setattr(settings.kafka, name, value)
-    settings.model.max_batch_size, settings.model.max_wait_ms, settings.model.device = 16, 50, "cpu"
+    settings.stream.max_batch_size, settings.stream.max_wait_ms, settings.model.device = 16, 50, "cpu"
     settings.metrics.heartbeat_seconds = 0.5
     old = make_tiny_model(tmp_path / "old", version="tiny-old")
     new = make_tiny_model(tmp_path / "new", version="tiny-new", seed=1)

@@ -119,7 +119,7 @@ def test_a_database_outage_pauses_and_loses_nothing(settings, session_factory, d
     url = make_url(database_url)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    settings.kafka.backoff_initial_seconds, settings.kafka.backoff_max_seconds = 0.2, 1.0
+    settings.stream.backoff_initial_seconds, settings.stream.backoff_max_seconds = 0.2, 1.0
     engine = make_engine(DatabaseSettings(url=proxied, connect_timeout_seconds=2))
     consumer = build_label_consumer(settings, make_session_factory(engine), consumer_options=FAST_GROUP)
     first = [json.dumps({"text": f"first {i}", "sentiment": "negative"}).encode() for i in range(20)]

@@ -30,7 +30,7 @@ def test_labels_train_a_champion_and_shuffled_corrections_are_rejected(retrain_s
     examples = synthetic_examples(150, seed=7)
     assert store(session_factory, examples) == 150
 
-    first = run_retrain(retrain_settings, session_factory)
+    first = run_retrain(retrain_settings.learning, retrain_settings.model, session_factory)
     assert first.status == "promoted", first
     run = run_row(session_factory, first.run_id)
     assert run.status == "promoted" and run.champion_version is None and run.error is None
@@ -50,7 +50,7 @@ def test_labels_train_a_champion_and_shuffled_corrections_are_rejected(retrain_s
     # The same texts again, every label wrong: newer labels win, so the candidate learns the wrong mapping.
     # With a champion now in place, the default retrain warm-starts from it (the replay keeps the base corpora).
     assert store(session_factory, shuffled(examples), origin="dashboard") == 150
-    second = run_retrain(retrain_settings, session_factory)
+    second = run_retrain(retrain_settings.learning, retrain_settings.model, session_factory)
     assert second.status == "rejected", second
     run = run_row(session_factory, second.run_id)
     assert run.champion_version == first.version
@@ -75,10 +75,10 @@ def test_training_crash_keeps_the_champion_and_records_failure(retrain_settings,
     with transaction(session_factory) as s:
         register_version("champ-1", str(champion_dir), session=s, status="champion")
     store(session_factory, synthetic_examples(60, seed=3))
-    broken = retrain_settings.model_copy(update={"scheduler": retrain_settings.scheduler.model_copy(
-        update={"retrain_backbone": str(tmp_path / "no-such-backbone"), "retrain_mode": "scratch"})})
+    broken = retrain_settings.model_copy(update={"learning": retrain_settings.learning.model_copy(
+        update={"backbone": str(tmp_path / "no-such-backbone"), "mode": "scratch"})})
 
-    result = run_retrain(broken, session_factory)
+    result = run_retrain(broken.learning, broken.model, session_factory)
 
     assert result.status == "failed"
     run = run_row(session_factory, result.run_id)
@@ -97,7 +97,7 @@ def test_training_crash_keeps_the_champion_and_records_failure(retrain_settings,
 
 def test_too_few_labels_skips_without_a_run_unless_forced(retrain_settings, session_factory):
     store(session_factory, synthetic_examples(10, seed=5))
-    result = run_retrain(retrain_settings, session_factory)
+    result = run_retrain(retrain_settings.learning, retrain_settings.model, session_factory)
     assert result.status == "skipped" and result.decision == "10 new labels, 50 needed"
     with transaction(session_factory) as s:
         assert s.scalar(select(func.count()).select_from(TrainingRun)) == 0
@@ -108,12 +108,12 @@ def test_unregistered_serving_directory_counts_as_the_champion(retrain_settings,
     from monitor.model.testing import make_tiny_model
 
     with transaction(session_factory) as s:
-        assert current_champion(retrain_settings, session=s) is None
+        assert current_champion(retrain_settings.model, session=s) is None
         make_tiny_model(retrain_settings.model.directory, version="starter")
-        champion = current_champion(retrain_settings, session=s)
+        champion = current_champion(retrain_settings.model, session=s)
         assert (champion.version, champion.path) == ("starter", retrain_settings.model.directory)
         register_version("registered", "/models/registered", session=s, status="champion")
-        assert current_champion(retrain_settings, session=s).version == "registered"
+        assert current_champion(retrain_settings.model, session=s).version == "registered"
 
 
 def test_jobs_run_retrain_reports_a_skip_in_one_line(run_cli, session_factory):

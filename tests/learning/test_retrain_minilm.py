@@ -27,14 +27,14 @@ def test_retrain_with_the_real_backbone_registers_a_scored_champion(settings, se
     with transaction(session_factory) as s:
         labels = [NewLabel(r["text"], sentiment=normalize_sentiment(r["label"])) for r in rows]
         insert_labels(labels, session=s)
-    settings.scheduler = settings.scheduler.model_copy(update={
-        "retrain_min_new_labels": 50, "retrain_preset": "quick", "retrain_max_steps": 40,
-        "retrain_base_limit": 200, "eval_limit": 150, "retrain_timeout_minutes": 20,
-        "retrain_data_root": base,
+    settings.learning = settings.learning.model_copy(update={
+        "min_new_labels": 50, "preset": "quick", "max_steps": 40,
+        "base_limit": 200, "eval_limit": 150, "training_timeout_minutes": 20,
+        "data_root": base,
     })
     settings.model.device = "cpu"
 
-    result = run_retrain(settings, session_factory)
+    result = run_retrain(settings.learning, settings.model, session_factory)
 
     assert result.status == "promoted", result
     with transaction(session_factory) as s:

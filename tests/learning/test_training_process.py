@@ -1,51 +1,90 @@
-"""The trainer runs in a child process: its exit code, a stop request and a timeout all become errors."""
+"""The trainer runs in a child process on a typed request: its exit code, a stop request, a timeout and a
+missing result all become errors; what it reports comes back typed."""
 
+import sys
 import threading
+from dataclasses import replace
 
 import pytest
 
-from monitor.learning.training import TrainingFailed, TrainRequest, run_training
+from monitor.learning.training import TrainingFailed, run_training, trainer_command, training_request
+from monitor.model.arguments import preset
+from monitor.model.errors import TrainingDataError
+from monitor.model.handoff import TrainingRequest, TrainingResult
+from monitor.settings import LearningSettings
 
 
-def test_command_carries_only_the_flags_that_are_set(tmp_path):
-    request = TrainRequest(out_dir=tmp_path / "out", version="r1", extra_file=tmp_path / "l.csv", max_steps=5,
-                           learning_rate=0.01)
-    cmd = request.command()
-    assert cmd[1:4] == ["-m", "monitor", "train"]
-    flags = dict(zip(cmd[4::2], cmd[5::2], strict=True))
-    assert flags == {"--preset": "quick", "--out": str(tmp_path / "out"), "--version": "r1", "--seed": "0",
-                     "--extra": str(tmp_path / "l.csv"), "--max-steps": "5", "--learning-rate": "0.01"}
+def _request(tmp_path, **changes) -> TrainingRequest:
+    return training_request(LearningSettings(**changes), out_dir=tmp_path / "out", version="r1",
+                            workdir=tmp_path / "run", extra_file=tmp_path / "l.csv")
+
+
+def test_the_request_round_trips_through_its_json_file(tmp_path):
+    request = replace(_request(tmp_path, max_steps=5, learning_rate=0.01, base_limit=50),
+                      init_from=tmp_path / "champ", backbone="enc")
+    assert TrainingRequest.read(request.write(tmp_path / "request.json")) == request
+    assert trainer_command(tmp_path / "request.json")[1:] == [
+        "-m", "monitor", "train", "--request", str(tmp_path / "request.json")]
+
+
+def test_learning_settings_become_the_preset_with_overrides(tmp_path):
+    request = _request(tmp_path, max_steps=5, learning_rate=0.01, base_limit=50, seed=7, data_root=tmp_path / "d")
+    assert request.arguments == preset("full", max_steps=5, learning_rate=0.01, limit=50, seed=7)
+    assert (request.out, request.version, request.extra) == (tmp_path / "out", "r1", tmp_path / "l.csv")
+    assert request.data_root == tmp_path / "d" and request.result_file.parent == tmp_path / "run"
 
 
 def test_settings_make_a_warm_start_from_the_champion_or_a_scratch_run(tmp_path):
-    from monitor.settings import SchedulerSettings
-
-    sched = SchedulerSettings(retrain_replay_per_corpus=500)
-    warm = TrainRequest.from_settings(sched, out_dir=tmp_path / "o", version="r1", extra_file=None,
-                                      init_from=tmp_path / "champ")
-    flags = dict(zip(warm.command()[4::2], warm.command()[5::2], strict=True))
-    assert flags["--preset"] == "warm" and flags["--init-from"] == str(tmp_path / "champ")
-    assert flags["--replay"] == "500"
-    scratch = TrainRequest.from_settings(sched, out_dir=tmp_path / "o", version="r1", extra_file=None)
-    flags = dict(zip(scratch.command()[4::2], scratch.command()[5::2], strict=True))
-    assert flags["--preset"] == "full" and "--init-from" not in flags and "--replay" not in flags
+    learning = LearningSettings(replay_per_corpus=500)
+    warm = training_request(learning, out_dir=tmp_path / "o", version="r1", workdir=tmp_path, extra_file=None,
+                            init_from=tmp_path / "champ")
+    assert warm.arguments == preset("warm", replay_per_corpus=500, seed=0)
+    assert warm.init_from == tmp_path / "champ"
+    scratch = training_request(learning, out_dir=tmp_path / "o", version="r1", workdir=tmp_path, extra_file=None)
+    assert scratch.arguments == preset("full", seed=0)  # no replay sample from scratch
+    assert scratch.init_from is None
 
 
-class SleepRequest(TrainRequest):
-    def command(self) -> list[str]:
-        import sys
+def test_a_request_that_does_not_fit_is_one_line(tmp_path):
+    path = _request(tmp_path).write(tmp_path / "request.json")
+    path.write_text(path.read_text().replace('"epochs"', '"epoch"'))
+    with pytest.raises(TrainingDataError, match="does not fit TrainingRequest"):
+        TrainingRequest.read(path)
 
-        return [sys.executable, "-c", "import time; print('training...', flush=True); time.sleep(60)"]
+
+def _child(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_the_result_the_child_writes_comes_back_typed(tmp_path):
+    request = _request(tmp_path)
+    result = TrainingResult(version="r1", directory=tmp_path / "out", seconds=1.5, base_examples=120,
+                            scores={"topic": {"accuracy": 0.5, "macro_f1": 0.4, "n": 20}})
+    expected = result.write(tmp_path / "expected.json")
+    copy = f"import shutil; shutil.copy({str(expected)!r}, {str(request.result_file)!r})"
+    assert run_training(request, workdir=tmp_path / "run", timeout_s=60, command=_child(copy)) == result
+    assert TrainingRequest.read(tmp_path / "run" / "request.json") == request
+
+
+def test_a_clean_exit_without_a_result_fails(tmp_path):
+    request = _request(tmp_path)
+    request.result_file.parent.mkdir(parents=True)
+    request.result_file.write_text("{}")  # stale, from an earlier attempt: removed before the child starts
+    with pytest.raises(TrainingFailed, match="exited without a result"):
+        run_training(request, workdir=tmp_path / "run", timeout_s=60, command=_child("pass"))
+
+
+SLEEP = "import time; print('training...', flush=True); time.sleep(60)"
 
 
 def test_stop_request_terminates_the_trainer(tmp_path):
     stop = threading.Event()
     threading.Timer(1.0, stop.set).start()
     with pytest.raises(TrainingFailed, match="interrupted: the scheduler is shutting down") as err:
-        run_training(SleepRequest(tmp_path, "r2", None), log_file=tmp_path / "log", timeout_s=60, stop=stop)
+        run_training(_request(tmp_path), workdir=tmp_path / "run", timeout_s=60, stop=stop, command=_child(SLEEP))
     assert "training..." in str(err.value)  # the end of the log comes with the error
 
 
 def test_timeout_kills_the_trainer(tmp_path):
     with pytest.raises(TrainingFailed, match="timed out after 1 s"):
-        run_training(SleepRequest(tmp_path, "r3", None), log_file=tmp_path / "log", timeout_s=1)
+        run_training(_request(tmp_path), workdir=tmp_path / "run", timeout_s=1, command=_child(SLEEP))

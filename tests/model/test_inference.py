@@ -98,13 +98,13 @@ def test_bf16_weights_keep_fp32_probabilities(tiny_model_dir) -> None:
 
 
 def test_device_aware_defaults() -> None:
-    auto = SimpleNamespace(device="auto", max_length=64, max_batch_size="auto", inference_batch_size="auto",
-                           max_tokens="auto")
+    auto = SimpleNamespace(device="auto", max_length=64, inference_batch_size="auto", max_tokens="auto")
     assert resolve_batching(auto, torch.device("cpu")) == CPU_BATCHING
     assert resolve_batching(auto, torch.device("cuda")) == CUDA_BATCHING
     assert CPU_BATCHING.flush_size == 128 and CPU_BATCHING.max_rows == 32
-    pinned = SimpleNamespace(**auto.__dict__ | {"max_batch_size": 300, "inference_batch_size": 50, "max_tokens": 999})
-    assert resolve_batching(pinned, torch.device("cuda")) == resolve_batching(pinned, torch.device("cpu"))
+    pinned = SimpleNamespace(**auto.__dict__ | {"inference_batch_size": 50, "max_tokens": 999})
+    assert resolve_batching(pinned, torch.device("cuda"), flush=300) == resolve_batching(
+        pinned, torch.device("cpu"), flush=300)
     assert resolve_batching(pinned, torch.device("cpu")).max_tokens == 999
     assert resolve_precision("auto", torch.device("cuda")).weights == torch.bfloat16
     assert resolve_precision("auto", torch.device("cpu")).weights == torch.float32

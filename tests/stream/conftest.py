@@ -27,10 +27,10 @@ FAST_GROUP = {"session_timeout_ms": 3000, "heartbeat_interval_ms": 500, "max_pol
 def fast_settings(settings: Settings) -> Settings:
     for name, value in FAST_GROUP.items():
         setattr(settings.kafka, name, value)
-    settings.kafka.backoff_initial_seconds = 0.2
-    settings.kafka.backoff_max_seconds = 1.0
-    settings.model.max_batch_size = 16
-    settings.model.max_wait_ms = 50
+    settings.stream.backoff_initial_seconds = 0.2
+    settings.stream.backoff_max_seconds = 1.0
+    settings.stream.max_batch_size = 16
+    settings.stream.max_wait_ms = 50
     settings.metrics.heartbeat_seconds = 0.5
     return settings
 

@@ -39,7 +39,7 @@ class BrokenModel:
 def test_a_model_that_always_raises_stops_the_worker_with_nothing_committed_or_dead_lettered(
     fast_settings: Settings, clean_db: Engine, start_worker, broker
 ) -> None:
-    fast_settings.worker.breaker_batches = 3
+    fast_settings.stream.breaker_batches = 3
     topic, group = fast_settings.kafka.input_topic, fast_settings.kafka.consumer_group
     send(broker.bootstrap_servers, topic, news(40))
     model = BrokenModel()
@@ -60,7 +60,7 @@ def test_a_flood_of_poison_messages_is_dead_lettered_and_never_trips_the_breaker
     fast_settings: Settings, clean_db: Engine, start_worker, broker
 ) -> None:
     """Every message of many consecutive batches fails, but a known-good text does not: it is the data."""
-    fast_settings.worker.breaker_batches = 2
+    fast_settings.stream.breaker_batches = 2
     values = [json.dumps({"text": f"POISON {i}"}).encode() for i in range(64)] + news(8)
     send(broker.bootstrap_servers, fast_settings.kafka.input_topic, values)
     worker = start_worker(FakePredictor(poison="POISON"))
@@ -83,7 +83,7 @@ def unmigrated_database(pg_admin_url: str) -> str:
 def test_a_store_without_its_schema_stops_the_worker_not_the_stream_into_the_dead_letter_topic(
     fast_settings: Settings, clean_db: Engine, start_worker, broker, unmigrated_database: str
 ) -> None:
-    fast_settings.worker.breaker_batches = 2
+    fast_settings.stream.breaker_batches = 2
     send(broker.bootstrap_servers, fast_settings.kafka.input_topic, news(20))
     engine = make_engine(DatabaseSettings(url=unmigrated_database))
     try:
@@ -106,7 +106,7 @@ def test_monitor_worker_exits_non_zero_when_the_breaker_trips(
     send(broker.bootstrap_servers, fast_settings.kafka.input_topic, news(20))
     fast_settings.database.url = SecretStr(unmigrated_database)  # the schema was never created: every write fails
     log_path = tmp_path / "worker.log"
-    proc = worker_process(fast_settings, model_dir, log_path, tmp_path, {"MONITOR_WORKER__BREAKER_BATCHES": "2"})
+    proc = worker_process(fast_settings, model_dir, log_path, tmp_path, {"MONITOR_STREAM__BREAKER_BATCHES": "2"})
     try:
         code = proc.wait(120)
     finally:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from monitor.settings import DatabaseSettings, Settings
+from monitor.settings import DatabaseSettings, Settings, settings_env
 from monitor.store import make_engine
 
 from .conftest import committed_offsets, count_stored, expected_commits, news, send, stored, wait_until
@@ -68,21 +68,13 @@ def test_postgres_unreachable_for_a_while_worker_waits_then_finishes(
 
 
 def worker_process(settings: Settings, model_dir, log_path, cwd, extra_env: dict | None = None) -> subprocess.Popen:
-    k = settings.kafka
     env = {
         **os.environ,
-        "MONITOR_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers,
-        "MONITOR_KAFKA__INPUT_TOPIC": k.input_topic,
-        "MONITOR_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
-        "MONITOR_KAFKA__CONSUMER_GROUP": k.consumer_group,
-        "MONITOR_KAFKA__SESSION_TIMEOUT_MS": str(k.session_timeout_ms),
-        "MONITOR_KAFKA__HEARTBEAT_INTERVAL_MS": str(k.heartbeat_interval_ms),
-        "MONITOR_KAFKA__MAX_POLL_INTERVAL_MS": str(k.max_poll_interval_ms),
-        "MONITOR_DATABASE__URL": settings.database.url.get_secret_value(),
+        **settings_env(settings),
         "MONITOR_METRICS__PORT": "0",
         "MONITOR_MODEL__DEVICE": "cpu",
-        "MONITOR_MODEL__MAX_BATCH_SIZE": "8",
-        "MONITOR_MODEL__MAX_WAIT_MS": "50",
+        "MONITOR_STREAM__MAX_BATCH_SIZE": "8",
+        "MONITOR_STREAM__MAX_WAIT_MS": "50",
         **(extra_env or {}),
     }
     cmd = [sys.executable, "-c", "from monitor.cli import main; main()", "worker", "--model", str(model_dir)]

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from monitor.local.supervisor import WorkerProcesses, child_envs
-from monitor.settings import Settings
+from monitor.settings import Settings, settings_env
 
 from .conftest import count_stored, news, send, wait_until
 
@@ -116,19 +116,10 @@ def _members(engine: Engine) -> int:
 
 
 def _env_of(settings: Settings) -> dict[str, str]:
-    k = settings.kafka
-    return {
-        "MONITOR_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers,
-        "MONITOR_KAFKA__INPUT_TOPIC": k.input_topic,
-        "MONITOR_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
-        "MONITOR_KAFKA__CONSUMER_GROUP": k.consumer_group,
-        "MONITOR_KAFKA__SESSION_TIMEOUT_MS": str(k.session_timeout_ms),
-        "MONITOR_KAFKA__HEARTBEAT_INTERVAL_MS": str(k.heartbeat_interval_ms),
-        "MONITOR_KAFKA__MAX_POLL_INTERVAL_MS": str(k.max_poll_interval_ms),
-        "MONITOR_DATABASE__URL": settings.database.url.get_secret_value(),
+    return settings_env(settings) | {
         "MONITOR_METRICS__PORT": "0",
         "MONITOR_METRICS__HEARTBEAT_SECONDS": "0.5",
         "MONITOR_MODEL__DEVICE": "cpu",
-        "MONITOR_MODEL__MAX_BATCH_SIZE": "8",
-        "MONITOR_MODEL__MAX_WAIT_MS": "50",
+        "MONITOR_STREAM__MAX_BATCH_SIZE": "8",
+        "MONITOR_STREAM__MAX_WAIT_MS": "50",
     }
