@@ -113,7 +113,7 @@ def test_train_cli_bad_extra_file_is_one_line(monkeypatch, capsys, tiny_encoder_
         "--extra",
         str(extra),
     )
-    assert code == 2 and "extra.csv: row 2: empty text" in err
+    assert code == 2 and "extra.csv: row 3: empty text" in err  # the line the row is on, as the import says
     assert not (tmp_path / "m" / "config.json").exists()
 
 
