@@ -64,7 +64,7 @@ def obtain(name: str, given: Path | None, tasks: dict, args, opts) -> tuple:
 
 def probabilities(model, tokenizer, examples, task: str):
     """Probabilities of ``task`` through the predictor's path (temperature-scaled when the model has one)."""
-    ids = tokenize(tokenizer, [e.text for e in examples], model.config.max_length)
+    ids = tokenize(tokenizer, [e.text for e in examples], model.config.max_length, model.config.text_preprocessing)
     return predict_probabilities(model, ids, pad_id=tokenizer.pad_token_id or 0, batch_size=64)[task]
 
 
@@ -132,7 +132,7 @@ def timed_pass(models: list, texts: list[str], batch_size: int) -> float:
     """Seconds to run every model in ``models`` over ``texts``, tokenizing included."""
     started = time.perf_counter()
     for model, tokenizer in models:
-        ids = tokenize(tokenizer, texts, model.config.max_length)
+        ids = tokenize(tokenizer, texts, model.config.max_length, model.config.text_preprocessing)
         predict_probabilities(model, ids, pad_id=tokenizer.pad_token_id or 0, batch_size=batch_size)
     return time.perf_counter() - started
 

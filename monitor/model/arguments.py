@@ -22,6 +22,8 @@ class TrainingArguments:
     seed: int = 42
     max_length: int = 64
     pooling: Literal["mean", "cls"] = "mean"
+    # Applied to every text before the tokenizer, recorded in the model's config and applied by the predictor.
+    text_preprocessing: Literal["none", "strip_links"] = "strip_links"
     dropout: float = 0.1
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"
     loss_weights: dict[str, float] = field(default_factory=lambda: {"topic": 1.0, "sentiment": 1.0})
@@ -29,6 +31,8 @@ class TrainingArguments:
     class_weighting: Literal["none", "sqrt_inverse", "inverse"] = "none"
     temperature: float = 1.0
     freeze_layers: int = 0
+    # Compute the frozen blocks' output once per text and train only the blocks above (needs freeze_layers).
+    cache_frozen: bool = False
     limit: int | None = None
     # Corpora of other domains trained on too (retail investors' posts, sentiment only; see DOMAIN_CORPORA).
     # None: all of them from scratch; in a warm start, the ones the source model was trained on (what it replays).

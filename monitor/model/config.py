@@ -15,6 +15,7 @@ FORMAT = "fin-news-monitor/multitask-v1"
 
 Pooling = Literal["mean", "cls"]
 LossWeighting = Literal["fixed", "uncertainty"]
+TextPreprocessing = Literal["none", "strip_links"]
 
 
 @dataclass
@@ -36,6 +37,10 @@ class ModelConfig:
     # Temperature per task head, fitted on the dev slice after training; the predictor divides that head's
     # logits by it before the softmax. Absent (older directories) means 1.0: raw probabilities.
     temperatures: dict[str, float] = field(default_factory=dict)
+    # What is done to a text before the tokenizer, at training and serving alike. strip_links drops URLs
+    # (t.co links are random strings: about 16 tokens of noise per finance tweet). Absent (older
+    # directories) means none: those models were trained on raw texts and are served raw.
+    text_preprocessing: TextPreprocessing = "none"
     format: str = FORMAT
 
     def task_weight(self, task: str) -> float:

@@ -78,7 +78,7 @@ def predict_labels(model, tokenizer, examples, task: str, *, max_length: int, ba
     """The model's label for ``task`` of each example, in order."""
     from monitor.model.inference import predict_probabilities, tokenize
 
-    ids = tokenize(tokenizer, [e.text for e in examples], max_length)
+    ids = tokenize(tokenizer, [e.text for e in examples], max_length, model.config.text_preprocessing)
     probs = predict_probabilities(model, ids, pad_id=tokenizer.pad_token_id or 0, batch_size=batch_size)
     labels = model.config.tasks[task]
     return [labels[i] for i in probs[task].argmax(axis=1)] if examples else []

@@ -15,6 +15,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from monitor.model.modeling import MultiTaskModel
+from monitor.text import strip_links
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,9 @@ class Tokenizer:
     cores inside Rust (the GIL is released while it runs). Same ids as the wrapper, special tokens
     and truncation included."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_length: int) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_length: int, preprocessing: str = "none") -> None:
         self.max_length = max_length
+        self.preprocessing = preprocessing
         self.pad_id = tokenizer.pad_token_id or 0
         backend = getattr(tokenizer, "backend_tokenizer", None)
         self._wrapper = tokenizer
@@ -58,15 +60,26 @@ class Tokenizer:
         if not texts:
             return []
         if self._backend is None:
-            return tokenize(self._wrapper, texts, self.max_length)
-        return [e.ids for e in self._backend.encode_batch(list(texts))]
+            return tokenize(self._wrapper, texts, self.max_length, self.preprocessing)
+        return [e.ids for e in self._backend.encode_batch(prepare_texts(texts, self.preprocessing))]
 
 
-def tokenize(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int) -> list[list[int]]:
+def prepare_texts(texts: Sequence[str], preprocessing: str = "none") -> list[str]:
+    """What the tokenizer sees: the model's ``text_preprocessing`` applied (one rule for training and serving)."""
+    if preprocessing == "strip_links":
+        return [strip_links(t) for t in texts]
+    if preprocessing != "none":
+        raise ValueError(f"unknown text_preprocessing {preprocessing!r}")
+    return list(texts)
+
+
+def tokenize(
+    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int, preprocessing: str = "none"
+) -> list[list[int]]:
     """Token ids per text, unpadded (padding happens per forward pass, to that pass's longest)."""
     if not texts:
         return []
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
+    enc = tokenizer(prepare_texts(texts, preprocessing), truncation=True, max_length=max_length, padding=False)
     return enc["input_ids"]
 
 

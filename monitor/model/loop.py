@@ -19,10 +19,10 @@ from monitor.model.arguments import TrainingArguments
 from monitor.model.corpora import TrainingData
 from monitor.model.data import Example
 from monitor.model.devices import resolve_autocast, resolve_device
-from monitor.model.evaluation import TaskReport, evaluate_examples
+from monitor.model.evaluation import TaskReport, evaluate_task
 from monitor.model.inference import autocast_for, pad_batch, tokenize
 from monitor.model.losses import IGNORE_INDEX, joint_loss
-from monitor.model.modeling import MultiTaskModel
+from monitor.model.modeling import MultiTaskModel, SplitEncoder
 from monitor.model.sampling import mixed_batches
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,9 @@ class EncodedSet:
     labels: dict[str, Tensor]  # task -> label ids, IGNORE_INDEX where the example has no label
 
 
-def encode(examples: list[Example], tasks: dict[str, list[str]], tokenizer, max_length: int) -> EncodedSet:
+def encode(
+    examples: list[Example], tasks: dict[str, list[str]], tokenizer, max_length: int, preprocessing: str = "none"
+) -> EncodedSet:
     labels = {}
     for task, names in tasks.items():
         index = {name: i for i, name in enumerate(names)}
@@ -42,7 +44,7 @@ def encode(examples: list[Example], tasks: dict[str, list[str]], tokenizer, max_
             [index[e.label(task)] if e.label(task) is not None else IGNORE_INDEX for e in examples],
             dtype=torch.long,
         )
-    return EncodedSet(tokenize(tokenizer, [e.text for e in examples], max_length), labels)
+    return EncodedSet(tokenize(tokenizer, [e.text for e in examples], max_length, preprocessing), labels)
 
 
 def class_weights(train: EncodedSet, tasks: dict[str, list[str]], mode: str) -> dict[str, Tensor] | None:
@@ -94,17 +96,69 @@ class TrainingLoop:
         self.autocast = resolve_autocast("auto", self.device)
         model.to(self.device)
         self.tasks = model.config.tasks
-        self.train_set = encode(data.train, self.tasks, tokenizer, args.max_length)
+        self.train_set = encode(data.train, self.tasks, tokenizer, args.max_length, model.config.text_preprocessing)
         self.lengths = [len(ids) for ids in self.train_set.token_ids]
         weights = class_weights(self.train_set, self.tasks, args.class_weighting)
         self.weights = {t: w.to(self.device) for t, w in weights.items()} if weights else None
         self.rng = random.Random(args.seed)
         self.progress = progress
+        self.split, self.cache = self._frozen_cache()
         self.steps = 0
         self.examples = 0
         self.seconds = 0.0  # time spent in optimisation steps, for an honest examples/s
         self.history: list[dict] = []
         self.best: tuple[float, int, dict[str, Tensor]] | None = None
+        self.best_dev_probabilities: dict | None = None  # raw, of the kept epoch: calibration fits on them
+
+    def _frozen_cache(self) -> tuple[SplitEncoder | None, list[Tensor] | None]:
+        """With ``cache_frozen`` and the lowest ``freeze_layers`` blocks frozen, their output for every train
+        text, computed once (without dropout): each step then runs only the upper blocks, so an epoch costs a
+        fraction of a full pass and a short run can afford several."""
+        args, encoder = self.args, self.model.encoder
+        if not args.cache_frozen or args.freeze_layers <= 0:
+            return None, None
+        blocks = len(encoder.encoder.layer) if SplitEncoder.supports(encoder) else 0
+        if not 0 < args.freeze_layers < blocks:
+            log.warning("cannot cache %d frozen blocks of a %d-block encoder; training through every block",
+                        args.freeze_layers, blocks)
+            return None, None
+        split = SplitEncoder(encoder, args.freeze_layers)
+        ids, pad_id = self.train_set.token_ids, self.tokenizer.pad_token_id or 0
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        cache: list[Tensor | None] = [None] * len(ids)
+        store = torch.float16 if self.device.type == "cpu" else torch.bfloat16  # half the memory; math stays fp32
+        was_training = self.model.training
+        self.model.eval()
+        started = time.perf_counter()
+        with torch.inference_mode(), tqdm(total=len(ids), desc=f"encoding {args.freeze_layers} frozen blocks",
+                                          unit="text", disable=not self.progress, file=sys.stderr,
+                                          mininterval=1.0 if sys.stderr.isatty() else 30.0) as bar:
+            for start in range(0, len(order), 128):
+                rows = order[start : start + 128]
+                input_ids, mask = pad_batch([ids[i] for i in rows], pad_id, self.device)
+                with autocast_for(self.device, self.autocast):
+                    hidden = split.lower(input_ids, mask)
+                for j, i in enumerate(rows):
+                    cache[i] = hidden[j, : len(ids[i])].to("cpu", store).clone()
+                bar.update(len(rows))
+        self.model.train(was_training)
+        log.info("cached the output of %d frozen blocks for %d texts in %.0fs", args.freeze_layers, len(ids),
+                 time.perf_counter() - started)
+        return split, cache
+
+    def _logits(self, batch: list[int]) -> dict[str, Tensor]:
+        if self.cache is None:
+            input_ids, mask = pad_batch(
+                [self.train_set.token_ids[i] for i in batch], self.tokenizer.pad_token_id or 0, self.device
+            )
+            with autocast_for(self.device, self.autocast):
+                return self.model(input_ids, mask)
+        states = [self.cache[i] for i in batch]
+        lengths = torch.tensor([len(h) for h in states])
+        hidden = torch.nn.utils.rnn.pad_sequence(states, batch_first=True).to(self.device, torch.float32)
+        mask = (torch.arange(hidden.shape[1])[None, :] < lengths[:, None]).long().to(self.device)
+        with autocast_for(self.device, self.autocast):
+            return self.model.classify(self.model.pool(self.split.upper(hidden, mask), mask))
 
     def _epoch_batches(self) -> list[list[int]]:
         return mixed_batches(
@@ -172,15 +226,9 @@ class TrainingLoop:
         )
 
     def _step(self, batch: list[int]) -> tuple[float, dict[str, float]]:
-        input_ids, mask = pad_batch(
-            [self.train_set.token_ids[i] for i in batch],
-            self.tokenizer.pad_token_id or 0,
-            self.device,
-        )
         index = torch.tensor(batch)
         labels = {t: self.train_set.labels[t][index].to(self.device) for t in self.tasks}
-        with autocast_for(self.device, self.autocast):
-            logits = self.model(input_ids, mask)
+        logits = self._logits(batch)
         loss, parts = joint_loss(
             logits,
             labels,
@@ -198,17 +246,12 @@ class TrainingLoop:
         return float(loss.detach()), parts
 
     def _evaluate_dev(self, epoch: int) -> bool:
-        reports = {
-            t: evaluate_examples(
-                self.model,
-                self.tokenizer,
-                self.data.dev,
-                t,
-                max_length=self.args.max_length,
-                batch_size=self.args.eval_batch_size,
-            )
-            for t in self.tasks
-        }
+        probs = self.dev_probabilities()
+        reports = {}
+        for t, names in self.tasks.items():
+            rows = [i for i, e in enumerate(self.data.dev) if e.label(t) is not None]
+            predicted = [names[k] for k in probs[t][rows].argmax(axis=1)] if rows else []
+            reports[t] = evaluate_task(t, [self.data.dev[i].label(t) for i in rows], predicted, names)
         reports = {t: r for t, r in reports.items() if r.n}
         score = selection_score(reports) if reports else float(epoch)  # no dev slice: the latest epoch wins
         self.history.append(
@@ -227,5 +270,15 @@ class TrainingLoop:
         if self.best is None or score > self.best[0]:
             state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
             self.best = (score, epoch, state)
+            self.best_dev_probabilities = probs
             return True
         return False
+
+    def dev_probabilities(self) -> dict:
+        """Every head's raw probabilities on the dev slice, in one inference pass over it."""
+        from monitor.model.inference import predict_probabilities
+
+        ids = tokenize(self.tokenizer, [e.text for e in self.data.dev], self.args.max_length,
+                       self.model.config.text_preprocessing)
+        return predict_probabilities(self.model, ids, pad_id=self.tokenizer.pad_token_id or 0,
+                                     batch_size=self.args.eval_batch_size)

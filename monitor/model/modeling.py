@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import Tensor, nn
 from transformers import PreTrainedModel
@@ -35,13 +37,18 @@ class MultiTaskModel(nn.Module):
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-        hidden = out.last_hidden_state
+        return self.pool(out.last_hidden_state, attention_mask)
+
+    def pool(self, hidden: Tensor, attention_mask: Tensor) -> Tensor:
         if self.config.pooling == "cls":
             return hidden[:, 0]
         return mean_pool(hidden, attention_mask)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> dict[str, Tensor]:
-        pooled = self.dropout(self.embed(input_ids, attention_mask))
+        return self.classify(self.embed(input_ids, attention_mask))
+
+    def classify(self, pooled: Tensor) -> dict[str, Tensor]:
+        pooled = self.dropout(pooled)
         return {task: head(pooled) for task, head in self.heads.items()}
 
     def head_parameters(self) -> list[nn.Parameter]:
@@ -62,6 +69,50 @@ def freeze_lower_layers(encoder: PreTrainedModel, n_layers: int) -> int:
         for param in block.parameters():
             param.requires_grad_(False)
     return min(n_layers, len(layers))
+
+
+class _GivenEmbeddings(nn.Module):
+    """Stands in for the embedding layer of an upper encoder: its input already is a hidden state."""
+
+    def forward(self, input_ids=None, inputs_embeds=None, **_: object) -> Tensor:
+        return inputs_embeds
+
+
+def _with_layers(encoder: PreTrainedModel, layers: list[nn.Module], *, given_embeddings: bool) -> PreTrainedModel:
+    """A view of ``encoder`` running only ``layers`` (the very same modules, so training one trains both)."""
+    view = copy.copy(encoder)
+    view._modules = dict(encoder._modules)
+    stack = copy.copy(encoder.encoder)
+    stack._modules = dict(encoder.encoder._modules)
+    stack.layer = nn.ModuleList(layers)
+    view.encoder = stack
+    if given_embeddings:
+        view.embeddings = _GivenEmbeddings()
+    return view
+
+
+class SplitEncoder:
+    """A BERT-like encoder cut after block ``at``: ``lower`` maps token ids to the hidden state after that
+    block, ``upper`` continues from such a state to the last hidden state. With the lower part frozen, its
+    output can be computed once per text and training then runs only the upper blocks (``TrainingLoop``)."""
+
+    def __init__(self, encoder: PreTrainedModel, at: int) -> None:
+        layers = list(encoder.encoder.layer)
+        if not 0 < at < len(layers):
+            raise ValueError(f"cannot cut a {len(layers)}-block encoder after block {at}")
+        self.at = at
+        self._lower = _with_layers(encoder, layers[:at], given_embeddings=False)
+        self._upper = _with_layers(encoder, layers[at:], given_embeddings=True)
+
+    @staticmethod
+    def supports(encoder: PreTrainedModel) -> bool:
+        return hasattr(getattr(encoder, "encoder", None), "layer") and hasattr(encoder, "embeddings")
+
+    def lower(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        return self._lower(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def upper(self, hidden: Tensor, attention_mask: Tensor) -> Tensor:
+        return self._upper(inputs_embeds=hidden, attention_mask=attention_mask).last_hidden_state
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -44,7 +44,7 @@ class Predictor:
             raise ModelLoadError(f"model {version} has no {', '.join(sorted(missing))} head; it cannot serve")
         self.model = model.to(device=device, dtype=weights_dtype).eval()
         self.tokenizer = tokenizer
-        self.tokenize = Tokenizer(tokenizer, max_length)
+        self.tokenize = Tokenizer(tokenizer, max_length, model.config.text_preprocessing)
         self.version = version
         self.device = device
         self.autocast_dtype = autocast_dtype

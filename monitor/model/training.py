@@ -40,6 +40,7 @@ def build_model(args: TrainingArguments, tasks: dict[str, list[str]], backbone) 
         dropout=args.dropout,
         loss_weighting=args.loss_weighting,
         loss_weights={t: args.loss_weights.get(t, 1.0) for t in tasks},
+        text_preprocessing=args.text_preprocessing,
     )
     return _prepare(MultiTaskModel(config, encoder), args), tokenizer
 
@@ -81,7 +82,7 @@ def _probabilities(model, tokenizer, examples: list[Example], args: TrainingArgu
     """Every head's probabilities for ``examples``, through the predictor's own inference path."""
     from monitor.model.inference import predict_probabilities, tokenize
 
-    ids = tokenize(tokenizer, [e.text for e in examples], args.max_length)
+    ids = tokenize(tokenizer, [e.text for e in examples], args.max_length, model.config.text_preprocessing)
     return predict_probabilities(model, ids, pad_id=tokenizer.pad_token_id or 0, batch_size=args.eval_batch_size)
 
 
@@ -117,10 +118,13 @@ def _domain_reports(model, tokenizer, data: TrainingData, args: TrainingArgument
 
 
 def _calibrate(
-    model, tokenizer, data: TrainingData, args: TrainingArguments, valid_probs: dict[str, np.ndarray]
+    model, tokenizer, data: TrainingData, args: TrainingArguments, valid_probs: dict[str, np.ndarray],
+    dev_probs: dict[str, np.ndarray] | None = None,
 ) -> dict[str, HeadCalibration]:
-    """Fit one temperature per head on the dev slice; ECE/NLL on valid before and after (raw probabilities in)."""
-    dev_probs = _probabilities(model, tokenizer, data.dev, args) if data.dev else {}
+    """Fit one temperature per head on the dev slice; ECE/NLL on valid before and after (raw probabilities in).
+    ``dev_probs``: the kept epoch's dev probabilities, when the loop has them (saves a pass over dev)."""
+    if dev_probs is None:
+        dev_probs = _probabilities(model, tokenizer, data.dev, args) if data.dev else {}
     result = {}
     for task, names in model.config.tasks.items():
         rows = [i for i, e in enumerate(data.dev) if e.label(task) is not None]
@@ -184,7 +188,7 @@ def train_model(
     model.config.temperatures = {}  # raw probabilities in, for both the fit and the "before" figures
     valid_probs = {t: _probabilities(model, tokenizer, examples, args)[t] for t, examples in data.valid.items()}
     valid, dedup = _valid_reports(model, data, valid_probs)
-    calibration = _calibrate(model, tokenizer, data, args, valid_probs)
+    calibration = _calibrate(model, tokenizer, data, args, valid_probs, loop.best_dev_probabilities)
     domains = _domain_reports(model, tokenizer, data, args)
     model.to("cpu")
     config = model.config
@@ -222,8 +226,9 @@ def _warm_start(args: TrainingArguments, tasks, init_from: Path) -> tuple[MultiT
     provenance = {"version": source.version, "path": str(init_from.resolve()),
                   "replay_per_corpus": args.replay_per_corpus}
     model, tokenizer = warm_model(args, tasks, init_from)
-    # Its weights were trained with this max length and pooling; it replays what it was trained on.
+    # Its weights were trained with this max length, pooling and text preprocessing; it replays its data.
     args = replace(args, max_length=model.config.max_length, pooling=model.config.pooling,
+                   text_preprocessing=model.config.text_preprocessing,
                    domains=list(trained_on) if args.domains is None else args.domains)
     return model, tokenizer, args, provenance
 
