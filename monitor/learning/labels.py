@@ -11,7 +11,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from monitor.store.orm import Article, Label
-from monitor.text import dedup_key
 
 
 @dataclass(frozen=True)
@@ -25,8 +24,17 @@ class NewLabel:
 
 
 def dedupe_key(text: str, topic: str | None, sentiment: str | None) -> str:
-    """Same text (links, whitespace and case aside) with the same labels is the same label."""
-    return hashlib.sha256(f"{dedup_key(text)}\x1f{topic or ''}\x1f{sentiment or ''}".encode()).hexdigest()
+    """Same text (whitespace and case aside) with the same labels is the same label.
+
+    This is the stored identity of a label row (unique), so its rule never changes: keys written by earlier
+    releases must still match, or re-importing a file would add every row again. Links are kept here on
+    purpose; training merges texts that differ only in links (``merge_labels``, ``dedup_key``).
+    """
+    return hashlib.sha256(f"{_stored_key_text(text)}\x1f{topic or ''}\x1f{sentiment or ''}".encode()).hexdigest()
+
+
+def _stored_key_text(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
 def insert_labels(labels: Iterable[NewLabel], *, session: Session) -> int:
