@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import psycopg
 from sqlalchemy import text
@@ -18,7 +18,7 @@ from monitor.errors import MonitorError
 from monitor.model.prediction import TextPrediction
 from monitor.stream.errors import Backpressure, StoreRejected
 from monitor.stream.message import NewsMessage
-from monitor.stream.storage import insert_articles, insert_predictions
+from monitor.stream.storage import Coordinates, copy_line, insert_scored
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,34 @@ class ScoredArticle:
     received_at: datetime
 
     @property
-    def coordinates(self) -> tuple[str, int, int]:
+    def coordinates(self) -> Coordinates:
         return (self.topic, self.partition, self.offset)
 
 
+@dataclass(frozen=True)
+class EncodedArticle:
+    """A scored article as the line COPY sends (built before the transaction), and where it came from."""
+
+    coordinates: Coordinates
+    line: bytes
+
+
 class ArticleSink(Protocol):
-    def write(self, items: Sequence[ScoredArticle], model_version: str) -> list[bool]:
-        """Store the items in one transaction; True for each item that was new, False for a duplicate.
+    def encode(self, item: ScoredArticle, model_version: str, position: int) -> EncodedArticle:
+        """The row as it will be sent, built outside any transaction; ``position`` orders it in its batch.
+
+        Raises :class:`StoreRejected` when the row cannot be sent (a value the driver cannot adapt).
+        """
+
+    def write_encoded(self, rows: Sequence[EncodedArticle]) -> list[bool]:
+        """Store the rows in one transaction; True for each row that was new, False for a duplicate.
 
         Raises :class:`Backpressure` when the store can't take data now, :class:`StoreRejected`
         when it refuses these rows.
         """
+
+    def write(self, items: Sequence[ScoredArticle], model_version: str) -> list[bool]:
+        """:meth:`encode` each item (in this order), then :meth:`write_encoded`."""
 
     def available(self) -> bool:
         """Whether a write has a chance now (a cheap probe used while backing off)."""
@@ -59,16 +76,23 @@ class ArticleSink(Protocol):
 
 
 class PostgresSink:
-    """Articles and predictions in one transaction, with bulk ``INSERT ... ON CONFLICT DO NOTHING``."""
+    """Articles and predictions in one transaction: one ``COPY`` and one ``INSERT ... ON CONFLICT DO NOTHING``."""
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
 
-    def write(self, items: Sequence[ScoredArticle], model_version: str) -> list[bool]:
-        if not items:
+    def encode(self, item: ScoredArticle, model_version: str, position: int) -> EncodedArticle:
+        return encode_article(item, model_version, position)
+
+    def write_encoded(self, rows: Sequence[EncodedArticle]) -> list[bool]:
+        if not rows:
             return []
-        new_ids = store_transaction(self._factory, lambda session: _insert(items, model_version, session))
-        return [i.coordinates in new_ids for i in items]
+        lines = [r.line for r in rows]
+        new_ids = store_transaction(self._factory, lambda session: insert_scored(lines, session=session))
+        return [r.coordinates in new_ids for r in rows]
+
+    def write(self, items: Sequence[ScoredArticle], model_version: str) -> list[bool]:
+        return self.write_encoded([self.encode(item, model_version, i) for i, item in enumerate(items)])
 
     def accepts_known_good(self) -> bool:
         """Whether a plain valid row goes in (rolled back, so nothing stays): a broken store or bad rows?
@@ -76,7 +100,8 @@ class PostgresSink:
         Raises :class:`Backpressure` when the database can't answer at all.
         """
         try:
-            store_transaction(self._factory, lambda s: _insert([canary_article()], "canary", s), keep=False)
+            line = encode_article(canary_article(), "canary", 0).line
+            store_transaction(self._factory, lambda s: insert_scored([line], session=s), keep=False)
         except StoreRejected as exc:
             log.error("even a known-good row is refused: %s", exc)
             return False
@@ -117,14 +142,6 @@ def store_transaction(factory: sessionmaker[Session], work: Callable[[Session], 
         # the jsonb encoder, ValueError, OverflowError, TypeError...): the data's fault. A bug that
         # refuses every row is caught by the worker's canary check, not dead-lettered for ever.
         raise StoreRejected(f"the row cannot be sent to Postgres ({type(exc).__name__}: {_short(exc)})") from exc
-
-
-def _insert(items: Sequence[ScoredArticle], model_version: str, session: Session) -> dict[Any, int]:
-    new_ids = insert_articles([article_row(i) for i in items], session=session)
-    new = [i for i in items if i.coordinates in new_ids]
-    rows = [prediction_row(new_ids[i.coordinates], i.prediction, model_version) for i in new]
-    insert_predictions(rows, session=session)
-    return new_ids
 
 
 def canary_article() -> ScoredArticle:
@@ -177,36 +194,22 @@ def _short(exc: BaseException) -> str:
     return lines[0][:500] if lines else type(exc).__name__
 
 
-def article_row(item: ScoredArticle) -> dict[str, Any]:
-    m = item.message
-    return {
-        "external_id": m.external_id,
-        "source": m.source,
-        "title": m.title,
-        "text": m.text,
-        "url": m.url,
-        "lang": m.lang,
-        "tickers": m.tickers,
-        "extra": m.extra or None,
-        "published_at": m.published_at,
-        "received_at": item.received_at,
-        "event_time": m.published_at or item.received_at,
-        "kafka_topic": item.topic,
-        "kafka_partition": item.partition,
-        "kafka_offset": item.offset,
-    }
+def encode_article(item: ScoredArticle, model_version: str, position: int) -> EncodedArticle:
+    """The COPY line of one article and its prediction (``monitor.stream.storage.STAGE_COLUMNS``).
 
-
-def prediction_row(article_id: int, p: TextPrediction, model_version: str) -> dict[str, Any]:
-    # float() because predictors may hand back numpy scalars, which the driver does not adapt.
-    return {
-        "article_id": article_id,
-        "model_version": model_version,
-        "topic": p.topic,
-        "topic_confidence": float(p.topic_confidence),
-        "sentiment": p.sentiment,
-        "sentiment_confidence": float(p.sentiment_confidence),
-        "p_negative": float(p.p_negative),
-        "p_neutral": float(p.p_neutral),
-        "p_positive": float(p.p_positive),
-    }
+    A value that cannot be sent (a lone surrogate, NaN or a set in ``extra``, nesting deeper than the
+    encoder's recursion limit) raises :class:`StoreRejected` here, for this row alone.
+    """
+    m, p = item.message, item.prediction
+    values = (
+        position, m.external_id, m.source, m.title, m.text, m.url, m.lang, m.tickers, m.extra or None,
+        m.published_at, item.received_at, m.published_at or item.received_at,
+        item.topic, item.partition, item.offset,
+        # float() because predictors may hand back numpy scalars.
+        model_version, p.topic, float(p.topic_confidence), p.sentiment, float(p.sentiment_confidence),
+        float(p.p_negative), float(p.p_neutral), float(p.p_positive),
+    )  # fmt: skip
+    try:
+        return EncodedArticle(item.coordinates, copy_line(values))
+    except Exception as exc:  # noqa: BLE001 - any failure to adapt a value is the row's fault
+        raise StoreRejected(f"the row cannot be sent to Postgres ({type(exc).__name__}: {_short(exc)})") from exc

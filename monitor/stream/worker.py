@@ -29,7 +29,7 @@ from monitor.stream.isolation import run_isolating
 from monitor.stream.message import MessageLimits, Reason
 from monitor.stream.metrics import WorkerMetrics
 from monitor.stream.model_source import ModelSource, PredictorLike
-from monitor.stream.sink import ArticleSink, ScoredArticle
+from monitor.stream.sink import ArticleSink, EncodedArticle, ScoredArticle
 from monitor.stream.triage import dead_letter_for, triage
 
 log = logging.getLogger(__name__)
@@ -40,18 +40,19 @@ CANARY_TEXT = "Markets were little changed today."
 
 @dataclass(frozen=True)
 class ScoredBatch:
-    """A batch after the consumer thread's half: what goes to the store, and what was refused so far."""
+    """A batch after the consumer thread's half: its rows as COPY sends them, and what was refused so far."""
 
-    scored: list[tuple[Any, ScoredArticle]]
+    rows: list[tuple[Any, EncodedArticle]]
     letters: list[DeadLetter]
-    model_version: str
+    unsendable: list[DeadLetter]  # rows no transaction could take (the store's refusals, found early)
 
 
 class NewsHandler:
     """Validate a batch, run the current model over the valid messages, store them in one transaction.
 
-    In two stages for the engine's overlap: :meth:`prepare` (validate, infer) on the consumer thread,
-    where torch runs fastest, and :meth:`write` (one transaction) on the store thread.
+    In two stages for the engine's overlap: :meth:`prepare` (validate, infer, build the rows COPY sends)
+    on the consumer thread, where torch runs fastest, and :meth:`write` (one transaction: database round
+    trips only) on the store thread.
     """
 
     def __init__(
@@ -78,11 +79,13 @@ class NewsHandler:
         scored, failed = self._infer(predictor, valid)
         if failed and not scored:
             self._check_model(predictor, failed[0])
-        return ScoredBatch(scored, letters + failed, predictor.version)
+        rows, unsendable = self._encode(scored, predictor.version)
+        return ScoredBatch(rows, letters + failed, unsendable)
 
     def write(self, batch: ScoredBatch) -> BatchOutcome:
-        new, duplicates, rejected = self._store(batch.scored, batch.model_version)
-        if rejected and len(rejected) == len(batch.scored):
+        new, duplicates, refused = self._store(batch.rows)
+        rejected = batch.unsendable + refused
+        if rejected and len(refused) == len(batch.rows):
             self._check_store(rejected[0])
         return BatchOutcome(new, duplicates, batch.letters + rejected)
 
@@ -115,12 +118,23 @@ class NewsHandler:
         failed = [dead_letter_for(r, Reason.INFERENCE_FAILED, exc) for (r, _), exc in result.failed]
         return scored, failed
 
-    def _store(
+    def _encode(
         self, scored: list[tuple[Any, ScoredArticle]], version: str
-    ) -> tuple[int, int, list[DeadLetter]]:
+    ) -> tuple[list[tuple[Any, EncodedArticle]], list[DeadLetter]]:
+        """Each row as COPY sends it; a row with a value the driver cannot adapt is refused on its own."""
+        rows: list[tuple[Any, EncodedArticle]] = []
+        unsendable: list[DeadLetter] = []
+        for position, (record, item) in enumerate(scored):
+            try:
+                rows.append((record, self._sink.encode(item, version, position)))
+            except StoreRejected as exc:
+                unsendable.append(dead_letter_for(record, Reason.STORE_REJECTED, exc))
+        return rows, unsendable
+
+    def _store(self, rows: list[tuple[Any, EncodedArticle]]) -> tuple[int, int, list[DeadLetter]]:
         """One transaction for the batch; rows Postgres refuses are isolated by splitting."""
         result = run_isolating(
-            scored, lambda items: self._sink.write([s for _, s in items], version), isolate=(StoreRejected,)
+            rows, lambda items: self._sink.write_encoded([e for _, e in items]), isolate=(StoreRejected,)
         )
         new = sum(1 for _, is_new in result.ok if is_new)
         rejected = [dead_letter_for(r, Reason.STORE_REJECTED, exc) for (r, _), exc in result.failed]

@@ -1,4 +1,4 @@
-"""The COPY store path against the multi-row INSERT it replaced, on a real Postgres, row for row."""
+"""The COPY store path against the multi-row INSERTs it replaced, on a real Postgres, row for row."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.model.prediction import TextPrediction
 from monitor.store import transaction
 from monitor.store.orm import Article, Prediction
 from monitor.stream.errors import StoreRejected
 from monitor.stream.message import NewsMessage
-from monitor.stream.sink import PostgresSink, ScoredArticle, prediction_row
-from monitor.stream.storage import insert_articles, insert_predictions
+from monitor.stream.sink import PostgresSink, ScoredArticle
+from monitor.stream.storage import ARTICLE_COLUMNS, copy_line, insert_scored
 
 from .fakes import fake_prediction
 
@@ -51,6 +52,31 @@ def reference_insert_predictions(rows: Sequence[dict[str, Any]], *, session: Ses
     if rows:
         session.execute(insert(Prediction).on_conflict_do_nothing(), list(rows))
         session.flush()
+
+
+def prediction_row(article_id: int, p: TextPrediction, model_version: str) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "model_version": model_version,
+        "topic": p.topic,
+        "topic_confidence": p.topic_confidence,
+        "sentiment": p.sentiment,
+        "sentiment_confidence": p.sentiment_confidence,
+        "p_negative": p.p_negative,
+        "p_neutral": p.p_neutral,
+        "p_positive": p.p_positive,
+    }
+
+
+def reference_store(rows: Sequence[dict[str, Any]], *, session: Session) -> dict:
+    """Articles, then predictions for the ids that came back new."""
+    new = reference_insert_articles(rows, session=session)
+    by_coords = {(r["kafka_topic"], r["kafka_partition"], r["kafka_offset"]): r for r in rows}
+    reference_insert_predictions(
+        [prediction_row(id_, fake_prediction(by_coords[c]["text"]), "v1") for c, id_ in new.items()],
+        session=session,
+    )
+    return new
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -92,15 +118,21 @@ def mixed_batch() -> list[dict]:
     ]
 
 
-def store(factory: sessionmaker[Session], rows: list[dict], articles: Callable, predictions: Callable) -> dict:
+def line(position: int, row: dict[str, Any]) -> bytes:
+    """One staged line: the article's columns, then its prediction (every row has one; only new ones land)."""
+    p = fake_prediction(row["text"])
+    prediction = ("v1", p.topic, p.topic_confidence, p.sentiment, p.sentiment_confidence,
+                  p.p_negative, p.p_neutral, p.p_positive)
+    return copy_line((position, *(row[c] for c in ARTICLE_COLUMNS), *prediction))
+
+
+def copy_store(rows: Sequence[dict[str, Any]], *, session: Session) -> dict:
+    return insert_scored([line(i, r) for i, r in enumerate(rows)], session=session)
+
+
+def store(factory: sessionmaker[Session], rows: list[dict], write: Callable = copy_store) -> dict:
     with transaction(factory) as session:
-        new = articles(rows, session=session)
-        by_coords = {(r["kafka_topic"], r["kafka_partition"], r["kafka_offset"]): r for r in rows}
-        predictions(
-            [prediction_row(id_, fake_prediction(by_coords[c]["text"]), "v1") for c, id_ in new.items()],
-            session=session,
-        )
-    return new
+        return write(rows, session=session)
 
 
 def snapshot(engine: Engine, new: dict) -> tuple[list, list, dict]:
@@ -130,10 +162,9 @@ def snapshot(engine: Engine, new: dict) -> tuple[list, list, dict]:
 
 def run_both(clean: Callable[[], None], engine: Engine, factory, batches: list[list[dict]]) -> tuple:
     results = []
-    for articles, predictions in ((reference_insert_articles, reference_insert_predictions),
-                                  (insert_articles, insert_predictions)):
+    for write in (reference_store, copy_store):
         clean()
-        news = [store(factory, b, articles, predictions) for b in batches]
+        news = [store(factory, b, write) for b in batches]
         results.append((news, snapshot(engine, news[-1])))
     return results[0], results[1]
 
@@ -169,9 +200,9 @@ def test_same_rows_as_the_multi_row_insert_on_a_mixed_batch(clean, clean_db, ses
 
 def test_a_redelivered_batch_adds_nothing(clean, clean_db, session_factory) -> None:
     batch = mixed_batch()
-    assert store(session_factory, batch, insert_articles, insert_predictions)
+    assert store(session_factory, batch)
     before = snapshot(clean_db, {})
-    assert store(session_factory, batch, insert_articles, insert_predictions) == {}
+    assert store(session_factory, batch) == {}
     assert snapshot(clean_db, {})[:2] == before[:2]
 
 
@@ -186,11 +217,10 @@ def test_a_redelivered_batch_adds_nothing(clean, clean_db, session_factory) -> N
 def test_rows_postgres_refuses_raise_the_same_error_and_store_nothing(
     clean, clean_db, session_factory, bad, error
 ) -> None:
-    for articles, predictions in ((reference_insert_articles, reference_insert_predictions),
-                                  (insert_articles, insert_predictions)):
+    for write in (reference_store, copy_store):
         clean()
         with pytest.raises(error):
-            store(session_factory, [*mixed_batch(), bad], articles, predictions)
+            store(session_factory, [*mixed_batch(), bad], write)
         assert snapshot(clean_db, {})[:2] == ([], [])  # one transaction: all or nothing
 
 
@@ -207,15 +237,15 @@ def test_the_sink_isolates_a_refused_row_as_before(clean_db, session_factory) ->
 
 def test_an_error_inside_copy_is_a_sqlalchemy_data_error(session_factory) -> None:
     with pytest.raises(DataError), transaction(session_factory) as session:
-        insert_articles([row(30, "nul", "a NUL \x00 Postgres cannot store")], session=session)
+        copy_store([row(30, "nul", "a NUL \x00 Postgres cannot store")], session=session)
 
 
 def test_the_stage_is_empty_for_the_next_call_in_a_transaction_and_after_a_rollback(clean_db, session_factory) -> None:
     with pytest.raises(DataError), transaction(session_factory) as session:
-        insert_articles([row(40, "rolled-back"), row(41, "x" * 600)], session=session)
+        copy_store([row(40, "rolled-back"), row(41, "x" * 600)], session=session)
     with transaction(session_factory) as session:
-        first = insert_articles([row(42, "first")], session=session)
-        second = insert_articles([row(43, "second")], session=session)
+        first = copy_store([row(42, "first")], session=session)
+        second = copy_store([row(43, "second")], session=session)
     assert list(first) == [("news", 0, 42)] and list(second) == [("news", 0, 43)]
     with clean_db.connect() as conn:
         assert conn.execute(text("select external_id from articles order by id")).scalars().all() == [
