@@ -18,7 +18,7 @@ from monitor.errors import MonitorError
 from monitor.model.prediction import TextPrediction
 from monitor.stream.errors import Backpressure, StoreRejected
 from monitor.stream.message import NewsMessage
-from monitor.stream.storage import Coordinates, copy_line, insert_scored
+from monitor.stream.storage import Coordinates, copy_float, copy_json, copy_line, copy_text, copy_time, insert_scored
 
 log = logging.getLogger(__name__)
 
@@ -201,15 +201,17 @@ def encode_article(item: ScoredArticle, model_version: str, position: int) -> En
     encoder's recursion limit) raises :class:`StoreRejected` here, for this row alone.
     """
     m, p = item.message, item.prediction
-    values = (
-        position, m.external_id, m.source, m.title, m.text, m.url, m.lang, m.tickers, m.extra or None,
-        m.published_at, item.received_at, m.published_at or item.received_at,
-        item.topic, item.partition, item.offset,
-        # float() because predictors may hand back numpy scalars.
-        model_version, p.topic, float(p.topic_confidence), p.sentiment, float(p.sentiment_confidence),
-        float(p.p_negative), float(p.p_neutral), float(p.p_positive),
-    )  # fmt: skip
+    received = item.received_at
     try:
-        return EncodedArticle(item.coordinates, copy_line(values))
+        fields = (
+            str(position), copy_text(m.external_id), copy_text(m.source), copy_text(m.title), copy_text(m.text),
+            copy_text(m.url), copy_text(m.lang), copy_json(m.tickers), copy_json(m.extra or None),
+            copy_time(m.published_at), copy_time(received), copy_time(m.published_at or received),
+            copy_text(item.topic), str(item.partition), str(item.offset),
+            copy_text(model_version), copy_text(p.topic), copy_float(p.topic_confidence), copy_text(p.sentiment),
+            copy_float(p.sentiment_confidence), copy_float(p.p_negative), copy_float(p.p_neutral),
+            copy_float(p.p_positive),
+        )  # fmt: skip
+        return EncodedArticle(item.coordinates, copy_line(fields))
     except Exception as exc:  # noqa: BLE001 - any failure to adapt a value is the row's fault
         raise StoreRejected(f"the row cannot be sent to Postgres ({type(exc).__name__}: {_short(exc)})") from exc

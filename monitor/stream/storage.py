@@ -3,9 +3,10 @@
 A batch is one ``COPY`` of pre-formatted lines into a temporary staging table and one statement that
 moves it into ``articles`` (``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING``) and inserts the
 predictions of the rows that statement inserted, emptying the stage as it reads it. The lines are
-formatted beforehand (:func:`copy_line`, on the consumer thread in the worker), so the transaction is
-database round trips only. The stage lives as long as the connection (``ON COMMIT DELETE ROWS``):
-creating and dropping it in every transaction cost about as much as the batch's commit.
+formatted beforehand (:func:`copy_line` and the helpers beside it; on the consumer thread in the
+worker), so the transaction is database round trips only. The stage lives as long as the connection
+(``ON COMMIT DELETE ROWS``): creating and dropping it in every transaction cost about as much as the
+batch's commit.
 
 That is several times faster than a multi-row ``VALUES`` statement, whose thousands of placeholders
 psycopg re-parses on every batch, and it keeps every guarantee of the plain insert: same transaction,
@@ -58,7 +59,7 @@ PREDICTION_COLUMNS = (
     "p_positive",
 )
 STAGE_COLUMNS = ("ord", *ARTICLE_COLUMNS, *PREDICTION_COLUMNS)
-"""What one :func:`copy_line` holds, in this order: the batch position, the article, its prediction."""
+"""What one line sent to :func:`insert_scored` holds, in this order: the batch position, the article, its prediction."""
 
 STAGE = """
 create temp table if not exists scored_stage (
@@ -98,7 +99,7 @@ select id, kafka_topic, kafka_partition, kafka_offset from new
 def insert_scored(lines: Sequence[bytes], *, session: Session) -> dict[Coordinates, int]:
     """Insert the articles that are new, each with its prediction; returns new ids by Kafka coordinates.
 
-    ``lines`` come from :func:`copy_line` over :data:`STAGE_COLUMNS`. ``ON CONFLICT DO NOTHING`` without
+    ``lines`` are :func:`copy_line` rows of :data:`STAGE_COLUMNS`. ``ON CONFLICT DO NOTHING`` without
     a target covers both unique keys: a row whose producer id or whose topic/partition/offset is already
     stored (or appears earlier in the same batch) is skipped, and so is its prediction.
     """
@@ -114,40 +115,38 @@ def insert_scored(lines: Sequence[bytes], *, session: Session) -> dict[Coordinat
 
 
 # -- COPY text format -------------------------------------------------------------------------
+# Each helper raises when a value cannot be sent (ValueError for NaN in JSON, TypeError, RecursionError);
+# copy_line raises UnicodeEncodeError for a lone surrogate: the row's fault, isolated by the caller.
+
+NULL = "\\N"
 
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)  # jsonb has no NaN: refused here, per row
 
 
-def copy_line(values: Sequence[Any]) -> bytes:
-    """One row in COPY's text format: tab-separated, ``\\N`` for NULL, backslash escapes, UTF-8.
-
-    Strings, ints, floats, aware datetimes, and lists or dicts (as JSON). Raises (UnicodeEncodeError
-    for a lone surrogate, ValueError for NaN in JSON, RecursionError, TypeError...) when a value
-    cannot be sent: the row's fault, isolated by the caller.
-    """
-    return ("\t".join(map(_field, values)) + "\n").encode("utf-8")
+def copy_line(fields: Sequence[str]) -> bytes:
+    """One row in COPY's text format from fields the helpers below formatted: tab-separated, UTF-8."""
+    return ("\t".join(fields) + "\n").encode("utf-8")
 
 
-def _field(value: Any) -> str:
+def copy_text(value: str | None) -> str:
+    """A string with COPY's backslash escapes, or NULL."""
     if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return _escape(value)
-    if isinstance(value, bool):
-        raise TypeError("a bool where a number or a string was expected")
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if isinstance(value, float):
-        return float.__repr__(value)  # shortest round trip (numpy's float64 repr would name its type)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list | dict):
-        return _escape(_JSON.encode(value))
-    raise TypeError(f"cannot COPY a {type(value).__name__}")
-
-
-def _escape(value: str) -> str:
+        return NULL
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def copy_json(value: Any) -> str:
+    """A list or dict as JSON text for a jsonb column; None is SQL NULL, never the JSON literal null."""
+    return NULL if value is None else copy_text(_JSON.encode(value))
+
+
+def copy_time(value: datetime | None) -> str:
+    return NULL if value is None else value.isoformat()
+
+
+def copy_float(value: Any) -> str:
+    """A float8 field from a float or a numpy scalar: the shortest form that reads back exactly."""
+    return float.__repr__(float(value))
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from monitor.store.orm import Article, Prediction
 from monitor.stream.errors import StoreRejected
 from monitor.stream.message import NewsMessage
 from monitor.stream.sink import PostgresSink, ScoredArticle
-from monitor.stream.storage import ARTICLE_COLUMNS, copy_line, insert_scored
+from monitor.stream.storage import copy_float, copy_json, copy_line, copy_text, copy_time, insert_scored
 
 from .fakes import fake_prediction
 
@@ -120,10 +120,15 @@ def mixed_batch() -> list[dict]:
 
 def line(position: int, row: dict[str, Any]) -> bytes:
     """One staged line: the article's columns, then its prediction (every row has one; only new ones land)."""
-    p = fake_prediction(row["text"])
-    prediction = ("v1", p.topic, p.topic_confidence, p.sentiment, p.sentiment_confidence,
-                  p.p_negative, p.p_neutral, p.p_positive)
-    return copy_line((position, *(row[c] for c in ARTICLE_COLUMNS), *prediction))
+    p, r = fake_prediction(row["text"]), row
+    return copy_line((
+        str(position), *map(copy_text, (r["external_id"], r["source"], r["title"], r["text"], r["url"], r["lang"])),
+        copy_json(r["tickers"]), copy_json(r["extra"]),
+        *map(copy_time, (r["published_at"], r["received_at"], r["event_time"])),
+        copy_text(r["kafka_topic"]), str(r["kafka_partition"]), str(r["kafka_offset"]),
+        copy_text("v1"), copy_text(p.topic), copy_float(p.topic_confidence), copy_text(p.sentiment),
+        *map(copy_float, (p.sentiment_confidence, p.p_negative, p.p_neutral, p.p_positive)),
+    ))
 
 
 def copy_store(rows: Sequence[dict[str, Any]], *, session: Session) -> dict:
