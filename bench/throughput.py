@@ -131,7 +131,11 @@ class Bench:
             kafka=kafka,
             database=DatabaseSettings(url=self.engine.url.render_as_string(hide_password=False)),
             metrics={"port": 0},
-            stream={"max_batch_size": batch_size, "max_wait_ms": self.args.max_wait_ms},
+            stream={
+                "max_batch_size": batch_size,
+                "max_wait_ms": self.args.max_wait_ms,
+                "overlap": not self.args.serial,
+            },
         )
 
     def topic(self, name: str) -> str:
@@ -156,7 +160,6 @@ class Bench:
         threads), until ``until`` messages are written; ``during`` runs in a thread once it joined."""
         settings = self.settings(topic, batch_size)
         worker = build_worker(settings, StaticModelSource(self.predictor), make_session_factory(self.engine))
-        worker.overlap = not self.args.serial
         times: dict[str, float] = {}
 
         def watch() -> None:

@@ -97,6 +97,11 @@ class StreamSettings(BaseModel):
         description="Stop the worker (exit non-zero, offsets uncommitted) after this many consecutive batches in "
         "which the model or the store failed every message, a known-good one included.",
     )
+    overlap: bool = Field(
+        True,
+        description="Write each batch in a store thread while the next one is polled, validated, classified and "
+        "formatted; false: each batch is committed before the next poll (for a single-core container, say).",
+    )
 
 
 class DatabaseSettings(BaseModel):

@@ -68,6 +68,7 @@ def build_worker(
         metrics=WorkerMetrics(),
         heartbeat=HeartbeatReporter(worker_id, session_factory, settings.metrics.heartbeat_seconds),
         breaker_batches=stream.breaker_batches,
+        overlap=stream.overlap,
     )
 
 
