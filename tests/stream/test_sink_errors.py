@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError, StatementError
@@ -15,7 +16,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, StatementError
 from monitor.stream.errors import Backpressure, StoreRejected
 from monitor.stream.isolation import run_isolating
 from monitor.stream.message import NewsMessage
-from monitor.stream.sink import PostgresSink, ScoredArticle, classify_store_error
+from monitor.stream.sink import PostgresSink, ScoredArticle, classify_store_error, encode_article
+from monitor.stream.storage import copy_float
 
 from .fakes import fake_prediction
 
@@ -93,3 +95,22 @@ class _Orig(Exception):
 )
 def test_classification(exc: Exception, kind: type) -> None:
     assert isinstance(classify_store_error(exc), kind)
+
+
+UNSENDABLE = [name for name in POISON if name.startswith("surrogate")] + [
+    "jsonb nested 5000 deep",
+    "NaN in jsonb",
+    "not JSON-serialisable extra",
+]
+
+
+@pytest.mark.parametrize("name", UNSENDABLE)
+def test_a_row_the_driver_cannot_adapt_is_refused_before_any_transaction(name: str) -> None:
+    """Rows are formatted on the consumer thread: these never reach Postgres (NUL and widths are its call)."""
+    with pytest.raises(StoreRejected):
+        encode_article(item(99, POISON[name]), "v1", 0)
+    encode_article(item(98, NewsMessage(text="fine")), "v1", 0)
+
+
+def test_numpy_probabilities_are_sent_as_plain_numbers() -> None:
+    assert [copy_float(v) for v in (np.float32(0.5), np.float64(0.1), 0.25)] == ["0.5", "0.1", "0.25"]
