@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import csv
 import gc
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from monitor.errors import MonitorError
 from monitor.learning.gate import LABELS_SET
-from monitor.model.labels import TASK_LABELS, normalize_sentiment, normalize_topic
+from monitor.model.data import read_task_csv
+from monitor.model.labels import TASK_LABELS
 from monitor.settings import LearningSettings, ModelSettings
 
 log = logging.getLogger(__name__)
-
-NORMALIZE: dict[str, Callable[[str], str]] = {"topic": normalize_topic, "sentiment": normalize_sentiment}
 
 
 @dataclass(frozen=True)
@@ -30,16 +28,12 @@ class EvalSet:
 
 
 def read_eval_csv(path: Path, *, name: str, task: str, limit: int | None = None) -> EvalSet:
-    """A ``text,label`` CSV (the bundled splits' layout); ``limit`` keeps a fixed, class-mixed subset."""
+    """A ``text,label`` CSV (the bundled splits' layout, read by the trainer's reader); ``limit`` keeps a fixed,
+    class-mixed subset."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = [(row["text"], NORMALIZE[task](row["label"])) for row in csv.DictReader(fh)]
-    except (OSError, KeyError, ValueError) as exc:
-        raise MonitorError(
-            f"evaluation set {path} is unusable ({exc}); fix MONITOR_LEARNING__EVAL_*_PATH"
-        ) from None
-    if not rows:
-        raise MonitorError(f"evaluation set {path} has no rows")
+        rows = [(e.text, e.label(task)) for e in read_task_csv(path, task, TASK_LABELS[task])]
+    except MonitorError as exc:
+        raise MonitorError(f"evaluation set {exc}; fix MONITOR_LEARNING__EVAL_{task.upper()}_PATH") from None
     if limit is not None and limit < len(rows):
         # Files are often sorted by label: the first N rows would be one class. Order by a hash instead,
         # so the subset is mixed and the same in every run.
