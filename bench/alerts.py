@@ -1,6 +1,6 @@
 """Replay dated, labeled streams through the real detector and print burst-day recall and false alerts.
 
-    python bench/alerts.py [--stream demo|low-volume|taborda|surge ...] [--model DIR] [--database-url URL]
+    python bench/alerts.py [--stream demo|low-volume|retail|taborda|surge ...] [--model DIR] [--database-url URL]
 
 Each stream is written as article and prediction rows into a fresh Postgres database (the local one at
 127.0.0.1:5432, or --database-url's server), then `backfill` evaluates all of its history with the
@@ -74,13 +74,19 @@ def demo_stream() -> Stream:
     return Stream("demo", posts + burst, days, "bundled timeline + the demo's two injected bursts (60 in 3 h each)")
 
 
-def low_volume_stream(days: int = 120, per_day: int = 30, bursts: int = 8, seed: int = 16) -> Stream:
-    """About 30 real finance tweets a day, 15-25 % negative, with bearish days at 70-100 % negative."""
-    with open(DATASETS / "twitter-fin-sentiment" / "train.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    by_label = defaultdict(list)
-    for r in rows:
-        by_label[{"Bearish": "negative", "Bullish": "positive"}.get(r["label"], "neutral")].append(r["text"])
+def low_volume_stream(days: int = 120, per_day: int = 30, bursts: int = 8, seed: int = 16,
+                      pool: dict[str, list[str]] | None = None, name: str = "low-volume",
+                      source: str = "twitter-fin-sentiment") -> Stream:
+    """About 30 real finance tweets a day, 15-25 % negative, with bearish days at 70-100 % negative.
+
+    ``pool``: texts by label to draw from (default: twitter-fin-sentiment's train split)."""
+    if pool is None:
+        with open(DATASETS / "twitter-fin-sentiment" / "train.csv", newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        pool = defaultdict(list)
+        for r in rows:
+            pool[{"Bearish": "negative", "Bullish": "positive"}.get(r["label"], "neutral")].append(r["text"])
+    others = sorted(label for label in pool if label != "negative")
     rng = random.Random(seed)
     start = datetime(2025, 1, 6, tzinfo=UTC)
     burst_idx = sorted(rng.sample(range(14, days - 3, 13), bursts))  # after two baseline weeks, ~2 weeks apart
@@ -88,11 +94,21 @@ def low_volume_stream(days: int = 120, per_day: int = 30, bursts: int = 8, seed:
     for d in range(days):
         negative = rng.uniform(0.7, 1.0) if d in burst_idx else rng.uniform(0.15, 0.25)
         for _ in range(_poisson(rng, per_day)):
-            label = "negative" if rng.random() < negative else rng.choice(["positive", "neutral"])
+            label = "negative" if rng.random() < negative else rng.choice(others)
             at = start + timedelta(days=d, seconds=rng.randrange(86400))
-            posts.append(Post(at, rng.choice(by_label[label]), label))
-    note = f"{days} days, ~{per_day}/day from twitter-fin-sentiment, {bursts} bearish days"
-    return Stream("low-volume", posts, [(start + timedelta(days=d)).date() for d in burst_idx], note)
+            posts.append(Post(at, rng.choice(pool[label]), label))
+    note = f"{days} days, ~{per_day}/day from {source}, {bursts} bearish days"
+    return Stream(name, posts, [(start + timedelta(days=d)).date() for d in burst_idx], note)
+
+
+def retail_stream(corpus: str = "stock-tweets-taborda", split: str = "valid") -> Stream:
+    """The low-volume stream drawn from a retail-investor corpus's held-out split (no neutral class there):
+    texts the models never trained on, in the language of the private stream's investors."""
+    pool: dict[str, list[str]] = defaultdict(list)
+    with open(DATASETS / corpus / f"{split}.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            pool[r["label"]].append(r["text"])
+    return low_volume_stream(pool=pool, name="retail", source=f"{corpus}/{split}.csv (texts repeat)")
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -124,6 +140,7 @@ def streams(wanted: list[str]) -> list[Stream]:
     makers = {
         "demo": demo_stream,
         "low-volume": low_volume_stream,
+        "retail": retail_stream,
         "taborda": lambda: labeled_days_stream("taborda", SHARED / "stock-market-tweets-taborda" / "labeled.csv",
                                                "text", "label", "created_at", {"negative"}),
         "surge": lambda: labeled_days_stream("surge", SHARED / "surge-stock-sentiment" / "sentiment.csv",
@@ -205,7 +222,7 @@ def run(stream: Stream, labels: list[str], source: str, admin_url: str, settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stream", action="append", choices=["demo", "low-volume", "taborda", "surge"])
+    parser.add_argument("--stream", action="append", choices=["demo", "low-volume", "retail", "taborda", "surge"])
     parser.add_argument("--model", type=Path, help="also replay with this model directory's predictions")
     parser.add_argument("--database-url", help="admin URL of a Postgres server (default: 127.0.0.1:5432)")
     args = parser.parse_args(argv)
