@@ -158,20 +158,19 @@ def training_runs() -> list[dict[str, Any]]:
 @st.cache_data(ttl=SLOW_TTL, show_spinner=False)
 def model_files(path: str) -> dict[str, Any]:
     """From a model directory: its ``card.md`` (None when absent) and its training arguments (config.json)."""
-    import json
-    from pathlib import Path
+    from monitor.errors import MonitorError
+    from monitor.model.directory import ModelDirectory
 
-    folder = Path(path)
-    card = folder / "card.md"
+    folder = ModelDirectory(path)
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        config = {}
-    training = config.get("training") if isinstance(config.get("training"), dict) else {}
+        training = folder.config.training
+    except (MonitorError, OSError, TypeError):  # unreadable, not JSON, or not a model config
+        return {"card": folder.card() if folder.path.is_dir() else None, "arguments": None, "readable": False}
+    arguments = training.get("arguments") if isinstance(training, dict) else None
     return {
-        "card": card.read_text(encoding="utf-8") if card.is_file() else None,
-        "arguments": training.get("arguments") if isinstance(training.get("arguments"), dict) else None,
-        "readable": bool(config),
+        "card": folder.card(),
+        "arguments": arguments if isinstance(arguments, dict) else None,
+        "readable": True,
     }
 
 

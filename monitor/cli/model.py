@@ -199,6 +199,7 @@ def _serving_model(settings) -> Path:
     """What the workers serve: the registered champion, else the model directory from settings."""
     from monitor.cli.common import connected_engine
     from monitor.learning import get_champion
+    from monitor.model.directory import ModelDirectory
     from monitor.store import make_session_factory, transaction
 
     why = "no champion is registered"
@@ -217,7 +218,7 @@ def _serving_model(settings) -> Path:
             return path
         if path is not None:
             why = f"the champion's directory {path} is missing"
-    if (settings.model.directory / "config.json").is_file():
+    if ModelDirectory(settings.model.directory).exists():
         return settings.model.directory
     raise MonitorError(
         f"no model to use: {why} and MONITOR_MODEL__DIRECTORY ({settings.model.directory}) holds no model; "

@@ -21,6 +21,7 @@ from monitor.local.receiver import WebhookReceiver, describe_event
 from monitor.local.replay import DEMO_BURSTS, build_demo_stream, count_rows
 from monitor.local.rerun import prepare_database
 from monitor.local.shell import SHOWN, export_lines, shared_settings, write_env_file
+from monitor.model.directory import ModelDirectory
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +67,17 @@ class DemoOptions:
 
 
 def _model_version(model_dir: Path) -> str:
-    from monitor.model.directory import ModelDirectory
-
     return ModelDirectory(model_dir).version
 
 
 def _ensure_model(opts: DemoOptions, procs: ProcessGroup) -> Path:
     """The model to serve: the one given, else the starter under the data folder (trained once)."""
     if opts.model_dir:
-        if not (opts.model_dir / "config.json").is_file():
+        if not ModelDirectory(opts.model_dir).exists():
             raise MonitorError(f"--model-dir {opts.model_dir} holds no config.json; pass a trained model directory")
         return opts.model_dir.resolve()
     starter = (opts.data_dir / "models" / "starter").resolve()
-    if (starter / "config.json").is_file():
+    if ModelDirectory(starter).exists():
         say(f"using the starter model in {starter}")
         return starter
     say("no starter model yet: training the quick preset once; the bar below shows the measured speed "
