@@ -199,11 +199,12 @@ class Bench:
             "group_join_s": t["join_s"],
             "batches": t["batches"],
             "overlap": not self.args.serial,
-            # The consumer thread: validate (+ infer), dead letters + offset commit, blocked on the store, the
-            # rest (poll, batching); the store thread's writing time apart (it overlaps the consumer's).
+            # The consumer thread: validate (+ infer) and format the COPY rows, dead letters + offset commit,
+            # blocked on the store, the rest (poll, batching); the store thread's writing time apart (it
+            # overlaps the consumer's).
             "time_share": {
                 "inference": t["inference_s"] / wall,
-                "validate": (t["prepare_s"] - t["inference_s"]) / wall,
+                "validate_and_format": (t["prepare_s"] - t["inference_s"]) / wall,
                 "dead_letters_and_commit": t["finish_s"] / wall,
                 "waiting_for_store": t["waiting_s"] / wall,
                 "poll_and_rest": (wall - t["prepare_s"] - t["finish_s"] - t["waiting_s"]) / wall,
