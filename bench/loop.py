@@ -5,7 +5,7 @@
 One retail-investor corpus is held out as the "new domain" (default: stock-tweets-taborda, CC BY 4.0, bullish /
 bearish tweets with no neutral class). A base model is trained without it (`monitor train --preset quick
 --domains <the others>`), or --base names one that was. Then, for each budget N, exactly as an operator
-would, in a fresh database: `monitor migrate`, `monitor models register BASE --champion`, `monitor labels
+would, in a fresh database: `monitor db upgrade`, `monitor models register BASE --champion`, `monitor labels
 import` N labels drawn (stratified, seeded) from the held-out corpus's train split, and `monitor jobs run
 retrain --force` (warm start from the champion, the default). Each model (base, then each candidate) is
 scored on the held-out corpus's valid split, never trained on: accuracy, negative recall, the ROC AUC of
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 writer = csv.writer(fh)
                 writer.writerow(["text", "sentiment"])
                 writer.writerows(sample_labels(args.hold_out, n, args.seed))
-            monitor(["migrate"], run_env, log)
+            monitor(["db", "upgrade"], run_env, log)
             monitor(["models", "register", str(base), "--version", "loop-base", "--champion"], run_env, log)
             monitor(["labels", "import", str(labels_file), "--author", "bench-loop"], run_env, log)
             started = time.perf_counter()
