@@ -30,7 +30,7 @@ class TrainingArguments:
     label_smoothing: float = 0.0
     class_weighting: Literal["none", "sqrt_inverse", "inverse"] = "none"
     temperature: float = 1.0
-    freeze_layers: int = 0
+    freeze_layers: int = 0  # blocks frozen from the bottom; negative: all but the top -N (-1: all but the last)
     # Compute the frozen blocks' output once per text and train only the blocks above (needs freeze_layers).
     cache_frozen: bool = False
     limit: int | None = None
@@ -47,14 +47,14 @@ class TrainingArguments:
 
 
 PRESETS: dict[str, TrainingArguments] = {
-    # A usable starter model in minutes on 2 CPU cores. The lowest five blocks stay as pre-trained and their
-    # output is computed once per text (cache_frozen); three epochs over all the data then train only the top
-    # block and the heads, with links stripped from the texts (bench/quality.py, docs/model.md).
+    # A usable starter model in minutes on 2 CPU cores. Every block but the top one stays as pre-trained and
+    # their output is computed once per text (cache_frozen); three epochs over all the data then train only the
+    # top block and the heads, with links stripped from the texts (docs/model.md).
     "quick": TrainingArguments(
         epochs=3,
         learning_rate=3e-4,
         max_length=48,
-        freeze_layers=5,
+        freeze_layers=-1,
         cache_frozen=True,
         label_smoothing=0.1,
         class_weighting="sqrt_inverse",
@@ -72,7 +72,10 @@ PRESETS: dict[str, TrainingArguments] = {
     ),
     # Fine-tune an existing model (--init-from, the retrain job's default) on new labels plus a replay
     # sample of the base corpora, so it learns the labels without forgetting: minutes on 2 CPU cores.
-    # Sampling temperature 3 gives a small label file a share of the batches well above its size.
+    # Sampling temperature 3 gives a small label file a share of the batches well above its size. Every block
+    # trains: new words need the embeddings to move. Training only the top block (freeze_layers=-1,
+    # cache_frozen=True) is 2-3x faster and measured about the same on 100 and 300 retail labels
+    # (bench/loop.py, docs/learning.md).
     "warm": TrainingArguments(
         epochs=2,
         learning_rate=3e-5,

@@ -22,7 +22,7 @@ from monitor.model.devices import resolve_autocast, resolve_device
 from monitor.model.evaluation import TaskReport, evaluate_task
 from monitor.model.inference import autocast_for, pad_batch, tokenize
 from monitor.model.losses import IGNORE_INDEX, joint_loss
-from monitor.model.modeling import MultiTaskModel, SplitEncoder
+from monitor.model.modeling import MultiTaskModel, SplitEncoder, frozen_block_count
 from monitor.model.sampling import mixed_batches
 
 log = logging.getLogger(__name__)
@@ -115,14 +115,15 @@ class TrainingLoop:
         text, computed once (without dropout): each step then runs only the upper blocks, so an epoch costs a
         fraction of a full pass and a short run can afford several."""
         args, encoder = self.args, self.model.encoder
-        if not args.cache_frozen or args.freeze_layers <= 0:
+        frozen = frozen_block_count(encoder, args.freeze_layers)
+        if not args.cache_frozen or frozen == 0:
             return None, None
         blocks = len(encoder.encoder.layer) if SplitEncoder.supports(encoder) else 0
-        if not 0 < args.freeze_layers < blocks:
+        if not 0 < frozen < blocks:
             log.warning("cannot cache %d frozen blocks of a %d-block encoder; training through every block",
-                        args.freeze_layers, blocks)
+                        frozen, blocks)
             return None, None
-        split = SplitEncoder(encoder, args.freeze_layers)
+        split = SplitEncoder(encoder, frozen)
         ids, pad_id = self.train_set.token_ids, self.tokenizer.pad_token_id or 0
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         cache: list[Tensor | None] = [None] * len(ids)
@@ -130,7 +131,7 @@ class TrainingLoop:
         was_training = self.model.training
         self.model.eval()
         started = time.perf_counter()
-        with torch.inference_mode(), tqdm(total=len(ids), desc=f"encoding {args.freeze_layers} frozen blocks",
+        with torch.inference_mode(), tqdm(total=len(ids), desc=f"encoding {frozen} frozen blocks",
                                           unit="text", disable=not self.progress, file=sys.stderr,
                                           mininterval=1.0 if sys.stderr.isatty() else 30.0) as bar:
             for start in range(0, len(order), 128):
@@ -142,7 +143,7 @@ class TrainingLoop:
                     cache[i] = hidden[j, : len(ids[i])].to("cpu", store).clone()
                 bar.update(len(rows))
         self.model.train(was_training)
-        log.info("cached the output of %d frozen blocks for %d texts in %.0fs", args.freeze_layers, len(ids),
+        log.info("cached the output of %d frozen blocks for %d texts in %.0fs", frozen, len(ids),
                  time.perf_counter() - started)
         return split, cache
 

@@ -55,20 +55,31 @@ class MultiTaskModel(nn.Module):
         return [*self.heads.parameters(), *self.uncertainty.parameters()]
 
 
-def freeze_lower_layers(encoder: PreTrainedModel, n_layers: int) -> int:
-    """Freeze the embeddings and the lowest ``n_layers`` blocks (cheaper backward); returns blocks frozen."""
-    if n_layers <= 0:
+def frozen_block_count(encoder: PreTrainedModel, freeze_layers: int) -> int:
+    """Blocks that ``freeze_layers`` freezes in ``encoder``: that many from the bottom, or with a negative value
+    all but the top ``-freeze_layers`` (-1: every block but the last, whatever the depth). 0 for an encoder
+    without a BERT-like block list."""
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if layers is None or getattr(encoder, "embeddings", None) is None or freeze_layers == 0:
         return 0
+    n = len(layers)
+    return min(n, freeze_layers) if freeze_layers > 0 else max(0, n + freeze_layers)
+
+
+def freeze_lower_layers(encoder: PreTrainedModel, n_layers: int) -> int:
+    """Freeze the embeddings and the lowest blocks (see :func:`frozen_block_count`; cheaper backward); returns
+    blocks frozen."""
     embeddings = getattr(encoder, "embeddings", None)
     layers = getattr(getattr(encoder, "encoder", None), "layer", None)
-    if embeddings is None or layers is None:
-        return 0  # not a BERT-like layout: train everything rather than guess
+    if n_layers == 0 or embeddings is None or layers is None:
+        return 0  # nothing asked, or not a BERT-like layout: train everything rather than guess
+    n_layers = frozen_block_count(encoder, n_layers)
     for param in embeddings.parameters():
         param.requires_grad_(False)
     for block in list(layers)[:n_layers]:
         for param in block.parameters():
             param.requires_grad_(False)
-    return min(n_layers, len(layers))
+    return n_layers
 
 
 class _GivenEmbeddings(nn.Module):

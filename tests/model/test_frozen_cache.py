@@ -92,3 +92,10 @@ def test_older_models_are_served_raw(tiny_model_dir, tmp_path):
     assert ModelConfig.load(old).text_preprocessing == "none"
     predictor = Predictor.from_directory(old, device="cpu")
     assert predictor.encode(["a https://t.co/x"]) != predictor.encode(["a"])
+
+
+def test_negative_freeze_counts_from_the_top(tiny_encoder_dir):
+    from monitor.model.modeling import frozen_block_count
+
+    encoder, _, _ = load_backbone(tiny_encoder_dir)  # 2 blocks
+    assert [frozen_block_count(encoder, k) for k in (0, 1, 2, 5, -1, -2, -5)] == [0, 1, 2, 2, 1, 0, 0]
