@@ -20,6 +20,7 @@ TYPICAL_MESSAGE_BYTES = 1024
 """Headlines and tweets with their JSON envelope; full wire stories are larger but rarer."""
 MIN_PARTITION_FETCH_BYTES = 1024 * 1024
 FETCH_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_FETCH_MAX_WAIT_MS = 500  # kafka-python's
 
 
 @contextmanager
@@ -50,22 +51,29 @@ def _base(settings: KafkaSettings, role: str) -> dict[str, Any]:
     }
 
 
-def fetch_options(flush_size: int) -> dict[str, Any]:
+def fetch_options(flush_size: int, max_wait_ms: int | None = None) -> dict[str, Any]:
     """Fetch sizes that fill a flush of ``flush_size`` messages from one partition's fetch response.
 
     One poll hands over at most ``max_poll_records``, so it is the flush size; a fetch response
     carries at most ``max_partition_fetch_bytes`` per partition, so one partition's share holds a
     whole flush of typical messages (a larger message is still returned, alone, by the broker).
+    ``max_wait_ms`` (the batch policy's) caps how long the broker may hold an empty fetch: kafka-python's
+    default, 500 ms, would let a fetch outlast the flush deadline on a quiet topic.
     """
     partition_bytes = max(MIN_PARTITION_FETCH_BYTES, flush_size * TYPICAL_MESSAGE_BYTES)
-    return {
+    options = {
         "max_poll_records": flush_size,
         "max_partition_fetch_bytes": partition_bytes,
         "fetch_max_bytes": max(FETCH_MAX_BYTES, partition_bytes),
     }
+    if max_wait_ms is not None:
+        options["fetch_max_wait_ms"] = max(1, min(DEFAULT_FETCH_MAX_WAIT_MS, max_wait_ms))
+    return options
 
 
-def make_consumer(settings: KafkaSettings, flush_size: int = 1024, **overrides: Any) -> KafkaConsumer:
+def make_consumer(
+    settings: KafkaSettings, flush_size: int = 1024, max_wait_ms: int | None = None, **overrides: Any
+) -> KafkaConsumer:
     """A group member with auto-commit off: the worker commits offsets itself, after the database.
 
     Records are CRC-checked by kafka-python with the ``crc32c`` C extension (a dependency): its
@@ -73,7 +81,7 @@ def make_consumer(settings: KafkaSettings, flush_size: int = 1024, **overrides: 
     """
     options = {
         **_base(settings, "worker"),
-        **fetch_options(flush_size),
+        **fetch_options(flush_size, max_wait_ms),
         "group_id": settings.consumer_group,
         "enable_auto_commit": False,
         "auto_offset_reset": settings.auto_offset_reset,

@@ -49,7 +49,8 @@ def build_worker(
     k, stream = settings.kafka, settings.stream
     policy = batch_policy(stream, settings.model)
     ensure_dead_letter_topic(k)
-    consumer = make_consumer(k, flush_size=policy.max_size, **(consumer_options or {}))
+    consumer = make_consumer(k, flush_size=policy.max_size, max_wait_ms=round(policy.max_wait_seconds * 1000),
+                             **(consumer_options or {}))
     try:
         producer = make_producer(k, role="dead-letters", max_request_size=DEAD_LETTER_MAX_REQUEST_BYTES)
     except BaseException:
