@@ -102,8 +102,8 @@ def low_volume_stream(days: int = 120, per_day: int = 30, bursts: int = 8, seed:
 
 
 def retail_stream(corpus: str = "stock-tweets-taborda", split: str = "valid") -> Stream:
-    """The low-volume stream drawn from a retail-investor corpus's held-out split (no neutral class there):
-    texts the models never trained on, in the language of the private stream's investors."""
+    """The low-volume stream drawn from a retail-investor corpus's held-out split: texts the models never
+    trained on, in the language of the private stream's investors."""
     pool: dict[str, list[str]] = defaultdict(list)
     with open(DATASETS / corpus / f"{split}.csv", newline="", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):

@@ -2,8 +2,8 @@
 
     python bench/loop.py [--base DIR] [--budgets 100 300 1000] [--hold-out stock-tweets-taborda] [--work DIR]
 
-One retail-investor corpus is held out as the "new domain" (default: stock-tweets-taborda, CC BY 4.0, bullish /
-bearish tweets with no neutral class). A base model is trained without it (`monitor train --preset quick
+One retail-investor corpus is held out as the "new domain" (default: stock-tweets-taborda, CC BY 4.0, positive,
+neutral and negative tweets). A base model is trained without it (`monitor train --preset quick
 --domains <the others>`), or --base names one that was. Then, for each budget N, exactly as an operator
 would, in a fresh database: `monitor db upgrade`, `monitor models register BASE --champion`, `monitor labels
 import` N labels drawn (stratified, seeded) from the held-out corpus's train split, and `monitor jobs run
