@@ -70,10 +70,19 @@ def test_worker_switches_to_a_promoted_model_mid_stream(settings, session_factor
         wait_until(lambda: len(stored(clean_db)) >= 60, 90, "the first messages to be stored")
         with transaction(session_factory) as s:  # what `monitor models promote` and the retrain job do
             promote_version("tiny-new", session=s)
-        produce(producer, topic, 120, 120)  # the stream goes on while the worker notices
-        wait_until(lambda: any("tiny-new" in r[3] for r in stored(clean_db)), 60, "the new model to serve")
-        produce(producer, topic, 240, 60)  # sent after the switch was seen
-        wait_until(lambda: len(stored(clean_db)) >= 300, 90, "every message to be stored")
+        # The stream goes on while the worker notices: a fixed number of messages could all be stored
+        # before its next registry check (the overlapped worker drains 120 in well under 0.2 s).
+        sent = 120
+        deadline = time.monotonic() + 60
+        while not any("tiny-new" in r[3] for r in stored(clean_db)):
+            assert time.monotonic() < deadline, "timed out after 60s waiting for the new model to serve"
+            produce(producer, topic, sent, 10)
+            sent += 10
+            time.sleep(0.05)
+        switched_at = sent
+        produce(producer, topic, sent, 60)  # sent after the switch was seen
+        sent += 60
+        wait_until(lambda: len(stored(clean_db)) >= sent, 90, "every message to be stored")
         time.sleep(1.0)  # duplicates, if any, would land now
     finally:
         producer.close()
@@ -83,10 +92,10 @@ def test_worker_switches_to_a_promoted_model_mid_stream(settings, session_factor
 
     rows = stored(clean_db)
     texts = [r[2] for r in rows]
-    assert len(rows) == 300 and len(set(texts)) == 300  # nothing lost, nothing doubled
+    assert len(rows) == sent and len(set(texts)) == sent  # nothing lost, nothing doubled
     assert all(len(r[3]) == 1 for r in rows)  # one prediction per article: no batch reprocessed
     versions = {r[2]: r[3][0] for r in rows}
-    assert {versions[f"headline {i}: shares move"] for i in range(240, 300)} == {"tiny-new"}
+    assert {versions[f"headline {i}: shares move"] for i in range(switched_at, sent)} == {"tiny-new"}
     assert "tiny-old" in versions.values()
     for partition in {r[0] for r in rows}:  # per partition: old model, then the new one, never back
         sequence = [r[3][0] for r in rows if r[0] == partition]
