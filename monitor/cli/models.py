@@ -61,9 +61,12 @@ def show(version: str = typer.Argument(..., help="Version from `monitor models l
 
 
 def _resolve(version: str) -> ModelDirectory:
-    """A registered version's directory; a path to a model directory works too (nothing registered yet)."""
+    """A registered version's directory; a path to a model directory works too, without the database (a model
+    trained on a laptop, nothing registered yet)."""
     from monitor.learning.registry import UnknownVersion, get_version
 
+    if ModelDirectory(version).exists():
+        return _check_directory(Path(version))
     try:
         with connected_session(load_settings()) as session:
             return _check_directory(Path(get_version(version, session=session).path))

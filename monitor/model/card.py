@@ -10,8 +10,9 @@ from typing import Any
 
 from monitor.model.config import ModelConfig
 
-RECIPE_FIELDS = ("epochs", "batch_size", "learning_rate", "max_length", "freeze_layers", "label_smoothing",
-                 "class_weighting", "temperature", "loss_weighting", "limit", "max_steps")
+RECIPE_FIELDS = ("epochs", "batch_size", "learning_rate", "max_length", "text_preprocessing", "freeze_layers",
+                 "cache_frozen", "label_smoothing", "class_weighting", "temperature", "loss_weighting", "limit",
+                 "max_steps")
 
 
 def hardware() -> dict[str, Any]:

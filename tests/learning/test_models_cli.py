@@ -47,6 +47,9 @@ def test_show_prints_the_card_and_register_refuses_incomplete_directories(run_cl
     (model / "card.md").write_text("# Model tiny-card\n\nthe card\n")
     assert run_cli("models", "show", "tiny-card").stdout == "# Model tiny-card\n\nthe card\n"
     assert run_cli("models", "show", str(model)).stdout == "# Model tiny-card\n\nthe card\n"  # a path works too
+    unreachable = {"MONITOR_DATABASE__URL": "postgresql+psycopg://postgres@127.0.0.1:1/none"}
+    res = run_cli("models", "show", str(model), extra_env=unreachable)  # a directory needs no database
+    assert res.returncode == 0 and res.stdout == "# Model tiny-card\n\nthe card\n", res.stderr
 
     broken = make_tiny_model(tmp_path / "b", version="tiny-broken")
     (broken / "model.safetensors").unlink()
