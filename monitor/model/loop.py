@@ -140,7 +140,7 @@ class TrainingLoop:
                 with autocast_for(self.device, self.autocast):
                     hidden = split.lower(input_ids, mask)
                 for j, i in enumerate(rows):
-                    cache[i] = hidden[j, : len(ids[i])].to("cpu", store).clone()
+                    cache[i] = hidden[j, : len(ids[i])].to("cpu", store, copy=True)
                 bar.update(len(rows))
         self.model.train(was_training)
         log.info("cached the output of %d frozen blocks for %d texts in %.0fs", frozen, len(ids),
