@@ -265,6 +265,14 @@ class LearningSettings(BaseModel):
         240, ge=1, description="A training subprocess running longer than this is killed and the run fails."
     )
     promotion_tolerance: float = Field(0.005, ge=0, description="Allowed drop per task before rejecting.")
+    promotion_adapt_tolerance: float = Field(
+        0.02, ge=0, description="Allowed drop per task when the held-out labels are significantly better "
+        "(the model adapting to the stream's own language); at or below PROMOTION_TOLERANCE it is off.",
+    )
+    promotion_significance: float = Field(
+        0.05, gt=0, lt=1, description="p-value at or below which the held-out labels count as significantly "
+        "better (exact one-sided McNemar test over the texts exactly one model gets right).",
+    )
     promotion_metric: Literal["accuracy", "macro_f1"] = Field(
         "macro_f1", description="Score the promotion gate compares per task on the fixed evaluation sets."
     )

@@ -78,14 +78,18 @@ def evaluate_model(path: Path, sets: Sequence[EvalSet], model: ModelSettings) ->
 
     predictor = Predictor.from_settings(model, path)
     try:
-        scores = {s.name: task_scores(s.task, s.labels, _predict(predictor, s)) for s in sets}
+        predicted = {s.name: _predict(predictor, s) for s in sets}
     finally:
         del predictor
         gc.collect()
-    held = [v for k, v in scores.items() if k.startswith(f"{LABELS_SET}_")]
+    scores = {s.name: task_scores(s.task, s.labels, predicted[s.name]) for s in sets}
+    held = [s for s in sets if s.name.startswith(f"{LABELS_SET}_")]
     if held:
-        n, correct = sum(v["n"] for v in held), sum(v["correct"] for v in held)
-        scores[LABELS_SET] = {"accuracy": correct / n, "n": n, "correct": correct}
+        # Text by text, in the sets' order (the same for both models): the gate's paired test reads it.
+        outcomes = "".join("1" if t == p else "0" for s in held for t, p in zip(s.labels, predicted[s.name],
+                                                                                 strict=True))
+        n, correct = len(outcomes), outcomes.count("1")
+        scores[LABELS_SET] = {"accuracy": correct / n, "n": n, "correct": correct, "outcomes": outcomes}
     log.info("evaluated %s: %s", path, _summary(scores))
     return scores
 

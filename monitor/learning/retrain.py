@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import MonitorError
 from monitor.learning.evaluation import evaluate_model, fixed_eval_sets, label_eval_sets
-from monitor.learning.gate import decide_promotion
+from monitor.learning.gate import decide_promotion, without_outcomes
 from monitor.learning.labels import count_unused_labels
 from monitor.learning.registry import get_champion, promote_version, register_version
 from monitor.learning.runs import (
@@ -175,7 +175,10 @@ class RetrainRun:
                         champion_scores: dict[str, Any] | None) -> RetrainResult:
         learning = self.learning
         decision = decide_promotion(candidate_scores, champion_scores, tolerance=learning.promotion_tolerance,
-                                    metric=learning.promotion_metric)
+                                    metric=learning.promotion_metric,
+                                    adapt_tolerance=learning.promotion_adapt_tolerance,
+                                    significance=learning.promotion_significance)
+        candidate_scores, champion_scores = without_outcomes(candidate_scores), without_outcomes(champion_scores)
         status, reason = ("promoted" if decision.promote else "rejected"), decision.reason
         with transaction(self.session_factory) as session:
             if decision.promote and self._champion_changed(session):

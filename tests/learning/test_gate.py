@@ -62,3 +62,74 @@ def test_task_scores_match_monitor_evaluate_and_count_correct():
     scores = task_scores("sentiment", truth, predicted)
     assert scores["accuracy"] == 0.75 and scores["correct"] == 3 and scores["n"] == 4
     assert abs(scores["macro_f1"] - (1.0 + 0.0 + 0.8) / 3) < 1e-9
+
+
+# --- adapting to the stream: a significant held-out gain widens the tolerance --------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from monitor.learning.gate import HeldOutGain, held_out_gain, without_outcomes  # noqa: E402
+
+
+def paired(topic, sentiment, outcomes):
+    out = scores(topic, sentiment, labels=outcomes.count("1") / len(outcomes), n_labels=len(outcomes))
+    out["labels"]["outcomes"] = outcomes
+    return out
+
+
+def test_significant_held_out_gain_allows_the_wider_tolerance():
+    # 30 texts only the candidate gets right, 10 only the champion: p = P(X >= 30 | 40, 1/2) ~ 0.001
+    champion = paired(0.80, 0.84, "1" * 50 + "0" * 30 + "1" * 10 + "0" * 10)
+    candidate = paired(0.80, 0.83, "1" * 50 + "1" * 30 + "0" * 10 + "0" * 10)
+    assert not decide_promotion(candidate, champion, tolerance=0.005).promote  # the old rule alone
+    decision = decide_promotion(candidate, champion, tolerance=0.005, adapt_tolerance=0.02)
+    assert decision.promote, decision.reason
+    assert "widened from 0.005" in decision.reason and "30 texts right only by the candidate, 10" in decision.reason
+
+
+def test_gain_that_could_be_chance_keeps_the_plain_tolerance():
+    champion = paired(0.80, 0.84, "1" * 50 + "0" * 12 + "1" * 10)
+    candidate = paired(0.80, 0.83, "1" * 50 + "1" * 12 + "0" * 10)  # 12 vs 10: p ~ 0.42
+    decision = decide_promotion(candidate, champion, tolerance=0.005, adapt_tolerance=0.02)
+    assert not decision.promote and "tolerance 0.005)" in decision.reason
+
+
+def test_drop_beyond_the_wider_tolerance_is_rejected_whatever_the_gain():
+    champion = paired(0.80, 0.84, "0" * 60)
+    candidate = paired(0.80, 0.80, "1" * 60)
+    decision = decide_promotion(candidate, champion, tolerance=0.005, adapt_tolerance=0.02)
+    assert not decision.promote and "sentiment macro_f1 0.8000 vs 0.8400" in decision.reason
+
+
+def test_outcomes_of_different_sets_are_not_compared():
+    champion = paired(0.80, 0.84, "0" * 60)
+    candidate = paired(0.80, 0.83, "1" * 59)
+    assert held_out_gain(candidate, champion) is None
+    assert not decide_promotion(candidate, champion, tolerance=0.005, adapt_tolerance=0.02).promote
+
+
+def test_exact_mcnemar_p_value():
+    assert HeldOutGain(5, 0).p_value == 1 / 32
+    assert HeldOutGain(0, 0).p_value == 1.0
+    assert abs(HeldOutGain(1, 1).p_value - 0.75) < 1e-12
+
+
+def test_stored_scores_leave_the_outcomes_out():
+    stored = without_outcomes(paired(0.8, 0.8, "0101"))
+    assert "outcomes" not in stored["labels"] and stored["labels"]["n"] == 4
+
+
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=80),
+       st.floats(0.7, 0.9), st.floats(0.0, 0.05))
+def test_gate_never_promotes_a_held_out_drop_nor_a_drop_past_the_wider_tolerance(pairs, base, drop):
+    new = "".join("1" if a else "0" for a, _ in pairs)
+    old = "".join("1" if b else "0" for _, b in pairs)
+    decision = decide_promotion(paired(base, base - drop, new), paired(base, base, old),
+                                tolerance=0.005, adapt_tolerance=0.02)
+    if decision.promote:
+        assert new.count("1") >= old.count("1")
+        assert drop <= 0.02 + 1e-12
+        if drop > 0.005 + 1e-12:
+            gain = held_out_gain(paired(base, base, new), paired(base, base, old))
+            assert gain.p_value <= 0.05

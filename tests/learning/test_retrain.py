@@ -40,6 +40,7 @@ def test_labels_train_a_champion_and_shuffled_corrections_are_rejected(retrain_s
     assert champion_scores["topic"]["accuracy"] > 0.65, champion_scores  # chance is 0.25
     assert champion_scores["sentiment"]["accuracy"] > 0.65, champion_scores  # chance is 0.33
     assert champion_scores["labels"]["n"] == 2 * (150 - run.n_labels)  # both tasks of each held-out text
+    assert "outcomes" not in champion_scores["labels"]  # the gate's per-text outcomes are not stored
     with transaction(session_factory) as s:
         champion = get_champion(session=s)
         assert champion.version == first.version and champion.scores == champion_scores
@@ -55,6 +56,8 @@ def test_labels_train_a_champion_and_shuffled_corrections_are_rejected(retrain_s
     run = run_row(session_factory, second.run_id)
     assert run.champion_version == first.version
     assert run.decision.startswith("rejected")
+    assert "texts right only by the candidate" in run.decision  # the paired held-out comparison was made
+    assert "outcomes" not in run.candidate_scores["labels"] and "outcomes" not in run.champion_scores["labels"]
     candidate = ModelDirectory(Path(retrain_settings.model.registry_dir).resolve() / second.version).config
     assert candidate.training["init_from"]["version"] == first.version
     gaps = {t: run.champion_scores[t]["macro_f1"] - run.candidate_scores[t]["macro_f1"] for t in ("topic", "sentiment")}
