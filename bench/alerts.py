@@ -1,6 +1,7 @@
 """Replay dated, labeled streams through the real detector and print burst-day recall and false alerts.
 
-    python bench/alerts.py [--stream demo|low-volume|retail|taborda|surge ...] [--model DIR] [--database-url URL]
+    python bench/alerts.py [--stream demo|low-volume|retail|two-class|taborda|surge ...] [--model DIR]
+                           [--database-url URL]
 
 Each stream is written as article and prediction rows into a fresh Postgres database (the local one at
 127.0.0.1:5432, or --database-url's server), then `backfill` evaluates all of its history with the
@@ -111,6 +112,33 @@ def retail_stream(corpus: str = "stock-tweets-taborda", split: str = "valid") ->
     return low_volume_stream(pool=pool, name="retail", source=f"{corpus}/{split}.csv (texts repeat)")
 
 
+def two_class_stream(corpus: str = "stock-tweets-taborda", split: str = "valid", days: int = 365,
+                     per_day: int = 27, seed: int = 20) -> Stream:
+    """Shaped like the private stream of issue 16: retail posts each tagged bullish or bearish (no neutral),
+    ~27 a day for a year, 35-55 % bearish on ordinary days (45 % overall), and nine bearish days at 90-100 %:
+    a crash of three days in a row, then six alone. Only the corpus's held-out positive and negative texts
+    (they repeat: ~70 bearish and ~100 bullish texts); the model sees texts it never trained on."""
+    pool: dict[str, list[str]] = defaultdict(list)
+    with open(DATASETS / corpus / f"{split}.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            if r["label"] in ("negative", "positive"):
+                pool[r["label"]].append(r["text"])
+    rng = random.Random(seed)
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    crash = 70  # mid-March
+    alone = sorted(rng.sample([d for d in range(21, days - 2) if abs(d - crash) > 10], 6))
+    bursts = sorted({crash, crash + 1, crash + 2, *alone})
+    posts = []
+    for d in range(days):
+        bearish = rng.uniform(0.9, 1.0) if d in bursts else rng.uniform(0.35, 0.55)
+        for _ in range(_poisson(rng, per_day)):
+            label = "negative" if rng.random() < bearish else "positive"
+            at = start + timedelta(days=d, seconds=rng.randrange(86400))
+            posts.append(Post(at, rng.choice(pool[label]), label))
+    note = f"{days} days, ~{per_day}/day, bullish/bearish only from {corpus}/{split}.csv, 9 bearish days"
+    return Stream("two-class", posts, [(start + timedelta(days=d)).date() for d in bursts], note)
+
+
 def _poisson(rng: random.Random, mean: float) -> int:
     n, p, limit = 0, 1.0, pow(2.718281828459045, -mean)
     while True:
@@ -141,6 +169,7 @@ def streams(wanted: list[str]) -> list[Stream]:
         "demo": demo_stream,
         "low-volume": low_volume_stream,
         "retail": retail_stream,
+        "two-class": two_class_stream,
         "taborda": lambda: labeled_days_stream("taborda", SHARED / "stock-market-tweets-taborda" / "labeled.csv",
                                                "text", "label", "created_at", {"negative"}),
         "surge": lambda: labeled_days_stream("surge", SHARED / "surge-stock-sentiment" / "sentiment.csv",
@@ -222,7 +251,8 @@ def run(stream: Stream, labels: list[str], source: str, admin_url: str, settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stream", action="append", choices=["demo", "low-volume", "retail", "taborda", "surge"])
+    parser.add_argument("--stream", action="append",
+                        choices=["demo", "low-volume", "retail", "two-class", "taborda", "surge"])
     parser.add_argument("--model", type=Path, help="also replay with this model directory's predictions")
     parser.add_argument("--database-url", help="admin URL of a Postgres server (default: 127.0.0.1:5432)")
     args = parser.parse_args(argv)

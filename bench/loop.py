@@ -1,17 +1,22 @@
 """Does the product's own loop teach the model a new domain? Labels in, warm retrain, negative recall and alerts out.
 
     python bench/loop.py [--base DIR] [--budgets 100 300 1000] [--hold-out stock-tweets-taborda] [--work DIR]
+                         [--mode warm|scratch] [--scratch-preset quick]
 
 One retail-investor corpus is held out as the "new domain" (default: stock-tweets-taborda, CC BY 4.0, positive,
 neutral and negative tweets). A base model is trained without it (`monitor train --preset quick
 --domains <the others>`), or --base names one that was. Then, for each budget N, exactly as an operator
 would, in a fresh database: `monitor db upgrade`, `monitor models register BASE --champion`, `monitor labels
 import` N labels drawn (stratified, seeded) from the held-out corpus's train split, and `monitor jobs run
-retrain --force` (warm start from the champion, the default). Each model (base, then each candidate) is
-scored on the held-out corpus's valid split, never trained on: accuracy, negative recall, the ROC AUC of
-p_negative (negative vs the rest) and the share called negative; and on the base valid sets (forgetting).
-Its predictions then replay the "retail" stream of bench/alerts.py (~30 of those valid texts a day, 120 days,
-8 bearish days) through the real detector with default settings: burst days caught, false alerts per 30 days.
+retrain --force` (warm start from the champion, the default; `--mode scratch` trains the scratch preset from
+the backbone on the base model's corpora plus the labels instead, to compare the two). Each model (base,
+then each candidate) is scored on the held-out corpus's valid split, never trained on: accuracy, negative
+recall, the ROC AUC of p_negative (negative vs the rest) and the share called negative; and on the base valid
+sets (forgetting).
+Its predictions then replay two streams of bench/alerts.py made of those valid texts through the real detector
+with default settings: "retail" (~30 a day, 120 days, 15-25 % negative, 8 bearish days) and "two-class" (shaped
+like issue 16's private stream: bullish/bearish only, ~27 a day for a year, 45 % bearish, 9 days at 90-100 %):
+burst days caught, false alerts per 30 days.
 
 One JSON line per model. The retrain job's own gate decides promotion; a candidate is scored either way.
 """
@@ -96,15 +101,18 @@ def base_scores(model_dir: Path) -> dict:
             for task, s in config.get("scores", {}).items()}
 
 
-def alert_outcome(model_dir: Path, admin_url: str) -> dict:
+def alert_outcome(model_dir: Path, admin_url: str, corpus: str) -> dict:
+    """Per stream of bench/alerts.py built from the held-out corpus's valid split: the model's alert outcome."""
     from monitor.settings import Settings
 
-    stream = alert_bench.retail_stream()
-    stream.posts.sort(key=lambda p: p.at)
-    labels, topics = alert_bench.model_labels(model_dir, stream.posts)
-    result = alert_bench.run(stream, labels, "model", admin_url, Settings().alerts, topics)
-    return {k: result[k] for k in ("caught", "burst_days", "false_alerts", "false_alerts_per_30_days",
-                                    "negative_share")}
+    out = {}
+    for stream in (alert_bench.retail_stream(corpus), alert_bench.two_class_stream(corpus)):
+        stream.posts.sort(key=lambda p: p.at)
+        labels, topics = alert_bench.model_labels(model_dir, stream.posts)
+        result = alert_bench.run(stream, labels, "model", admin_url, Settings().alerts, topics)
+        out[stream.name] = {k: result[k] for k in ("caught", "burst_days", "false_alerts",
+                                                   "false_alerts_per_30_days", "negative_share")}
+    return out
 
 
 def monitor(args: list[str], env: dict[str, str], log: Path) -> str:
@@ -121,7 +129,7 @@ def monitor(args: list[str], env: dict[str, str], log: Path) -> str:
 
 def report(name: str, model_dir: Path, corpus: str, admin_url: str, **extra) -> None:
     line = {"model": name, **extra, "domain": score_domain(model_dir, corpus), "base_valid": base_scores(model_dir),
-            "alerts": alert_outcome(model_dir, admin_url), "load_average": os.getloadavg()}
+            "alerts": alert_outcome(model_dir, admin_url, corpus), "load_average": os.getloadavg()}
     print(json.dumps(line), flush=True)
 
 
@@ -130,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", type=Path, help="model trained without the held-out corpus (default: train one)")
     parser.add_argument("--budgets", type=int, nargs="+", default=[100, 300, 1000])
     parser.add_argument("--hold-out", default="stock-tweets-taborda", choices=sorted(DOMAIN_CORPORA))
+    parser.add_argument("--mode", choices=["warm", "scratch"], default="warm",
+                        help="retrain mode: warm (fine-tune the champion, the default) or scratch (train "
+                             "--scratch-preset from the backbone on the base corpora and the labels)")
+    parser.add_argument("--scratch-preset", default="quick", help="preset of a --mode scratch retrain")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=ROOT / ".local" / "bench-loop")
     parser.add_argument("--database-url", help="admin URL of a Postgres server (default: 127.0.0.1:5432)")
@@ -160,10 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     for n in sorted(args.budgets):
         name = f"bench_loop_{uuid.uuid4().hex[:8]}"
         url = create_database(admin_url, name, exist_ok=False)
-        registry = args.work / f"registry-{n}"
+        registry = args.work / f"registry-{args.mode}-{n}"
         shutil.rmtree(registry, ignore_errors=True)
         run_env = {**env, "MONITOR_DATABASE__URL": url, "MONITOR_MODEL__REGISTRY_DIR": str(registry),
-                   "MONITOR_LEARNING__MODE": "warm"}
+                   "MONITOR_LEARNING__MODE": args.mode}
+        if args.mode == "scratch":  # the same corpora as the base, never the held-out domain's own split
+            run_env |= {"MONITOR_LEARNING__PRESET": args.scratch_preset,
+                        "MONITOR_LEARNING__DOMAINS": json.dumps(others)}
         try:
             labels_file = args.work / f"labels-{n}.csv"
             with labels_file.open("w", newline="", encoding="utf-8") as fh:
@@ -179,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             candidates = [d for d in registry.iterdir() if (d / "config.json").is_file()]
             if len(candidates) != 1:
                 raise SystemExit(f"expected one candidate in {registry}, found {len(candidates)}; see {log}")
-            report(candidates[0].name, candidates[0], args.hold_out, admin_url, labels=n,
+            report(candidates[0].name, candidates[0], args.hold_out, admin_url, labels=n, mode=args.mode,
                    retrain_seconds=round(seconds, 1), retrain=outcome.splitlines()[-1])
         finally:
             drop_database(admin_url, name)

@@ -246,6 +246,11 @@ class LearningSettings(BaseModel):
         None, ge=10, json_schema_extra=_recipe("replay_per_corpus"),
         description="Base-corpus train examples per task replayed in a warm retrain (default: the warm preset's 2000).",
     )
+    domains: list[str] | None = Field(
+        None, json_schema_extra=_recipe("domains"),
+        description="Retail-investor corpora a retrain trains on, a JSON list (default: all from scratch; "
+        "the champion's in a warm retrain; [] for none).",
+    )
     epochs: int | None = Field(
         None, ge=1, json_schema_extra=_recipe("epochs"), description="Epochs per retrain (default: the preset's)."
     )

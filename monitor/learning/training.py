@@ -17,6 +17,7 @@ from pathlib import Path
 
 from monitor.errors import MonitorError
 from monitor.model.arguments import preset
+from monitor.model.corpora import DOMAIN_CORPORA
 from monitor.model.handoff import TrainingRequest, TrainingResult
 from monitor.settings import LearningSettings
 
@@ -33,6 +34,10 @@ def training_request(learning: LearningSettings, *, out_dir: Path, version: str,
 
     The recipe is the preset plus every recipe field set in the learning section (``recipe_overrides``).
     """
+    unknown = sorted(set(learning.domains or ()) - set(DOMAIN_CORPORA))
+    if unknown:
+        raise MonitorError(f"MONITOR_LEARNING__DOMAINS names unknown corpora {', '.join(unknown)}; "
+                           f"use some of {', '.join(DOMAIN_CORPORA)} (or [] for none)")
     warm = init_from is not None
     arguments = preset("warm" if warm else learning.preset, **learning.recipe_overrides(warm=warm))
     return TrainingRequest(arguments=arguments, out=out_dir, version=version, result_file=workdir / "result.json",

@@ -20,6 +20,9 @@ class TrainingArguments:
     warmup_ratio: float = 0.06
     max_grad_norm: float = 1.0
     seed: int = 42
+    # Seed of the dev slice (None: ``seed``). A warm start takes its source's, so its dev slice is the one the
+    # source model never trained on, and early stopping and the temperature fit see unseen texts.
+    dev_seed: int | None = None
     max_length: int = 64
     pooling: Literal["mean", "cls"] = "mean"
     # Applied to every text before the tokenizer, recorded in the model's config and applied by the predictor.

@@ -59,12 +59,15 @@ def load_training_data(
     extra: str | Path | None = None,
     data_root: str | Path | None = None,
     domains: Sequence[str] = (),
+    dev_seed: int | None = None,
 ) -> TrainingData:
     """Train/dev from each task's train.csv (dev stratified, seeded), plus extras; valid.csv kept untouched.
 
-    ``limit`` caps each base corpus's train examples (and its valid examples, so tiny test runs stay tiny).
-    ``replay`` caps only the train examples (a warm start's replay sample; valid stays whole).
-    ``domains`` names corpora of ``DOMAIN_CORPORA`` to train on too (a name absent under the root is skipped).
+    ``limit`` caps each base corpus's examples before the dev slice is carved (and its valid examples, so
+    tiny test runs stay tiny). ``replay`` (a warm start) carves the dev slice from the whole corpus with
+    ``dev_seed`` first, exactly as the source model's run did, then samples ``replay`` train examples from
+    the rest: the dev slice stays texts the source never trained on. ``domains`` names corpora of
+    ``DOMAIN_CORPORA`` to train on too (a name absent under the root is skipped).
     """
     root = Path(data_root) if data_root else bundled_root()
     train: list[Example] = []
@@ -72,15 +75,14 @@ def load_training_data(
     valid: dict[str, list[Example]] = {}
     sources: dict[str, list[int]] = {}
     summary: dict = {
-        "data_root": str(root), "dev_fraction": dev_fraction, "limit": limit, "replay": replay, "corpora": {}
+        "data_root": str(root), "dev_fraction": dev_fraction, "dev_seed": seed if dev_seed is None else dev_seed,
+        "limit": limit, "replay": replay, "corpora": {}
     }
     for task, labels in tasks.items():
         folder = root / CORPORA[task]
         examples = read_task_csv(folder / "train.csv", task, labels)
-        cap = _cap(limit, replay)
-        if cap:
-            examples = stratified_sample(examples, task, cap, seed)
-        rest, held = stratified_split(examples, task, dev_fraction, seed)
+        rest, held = _train_dev(examples, task, seed=seed, dev_seed=dev_seed, dev_fraction=dev_fraction,
+                                limit=limit, replay=replay)
         sources[CORPORA[task]] = list(range(len(train), len(train) + len(rest)))
         train.extend(rest)
         dev.extend(held)
@@ -94,8 +96,8 @@ def load_training_data(
             "labels": dict(Counter(e.label(task) for e in rest).most_common()),
             "valid": _valid_summary(valid[task], rest + held),
         }
-    domain_valid = _add_domains(root, domains, tasks, train, dev, sources, summary,
-                                seed=seed, dev_fraction=dev_fraction, cap=_cap(limit, replay))
+    domain_valid = _add_domains(root, domains, tasks, train, dev, sources, summary, seed=seed, dev_seed=dev_seed,
+                                dev_fraction=dev_fraction, limit=limit, replay=replay)
     if extra:
         extras = read_extra(extra, tasks)
         sources["extra"] = list(range(len(train), len(train) + len(extras)))
@@ -115,14 +117,20 @@ def load_training_data(
                         domain_valid=domain_valid)
 
 
-def _cap(limit: int | None, replay: int | None) -> int | None:
-    caps = [c for c in (limit, replay) if c]
-    return min(caps) if caps else None
+def _train_dev(examples: list[Example], task: str, *, seed: int, dev_seed: int | None, dev_fraction: float,
+               limit: int | None, replay: int | None) -> tuple[list[Example], list[Example]]:
+    """(train, dev) of one corpus: ``limit`` first, then the dev slice (``dev_seed``), then the replay sample."""
+    if limit:
+        examples = stratified_sample(examples, task, limit, seed)
+    rest, dev = stratified_split(examples, task, dev_fraction, seed if dev_seed is None else dev_seed)
+    if replay:
+        rest = stratified_sample(rest, task, replay, seed)
+    return rest, dev
 
 
 def _add_domains(root: Path, domains: Sequence[str], tasks, train: list[Example], dev: list[Example],
-                 sources: dict[str, list[int]], summary: dict, *, seed: int, dev_fraction: float,
-                 cap: int | None) -> dict[str, tuple[str, list[Example]]]:
+                 sources: dict[str, list[int]], summary: dict, *, seed: int, dev_seed: int | None,
+                 dev_fraction: float, limit: int | None, replay: int | None) -> dict[str, tuple[str, list[Example]]]:
     """Append each domain corpus's train split to train/dev (one sampler source each); return their valid."""
     held: dict[str, tuple[str, list[Example]]] = {}
     for name in domains:
@@ -134,9 +142,8 @@ def _add_domains(root: Path, domains: Sequence[str], tasks, train: list[Example]
             summary.setdefault("domains_missing", []).append(name)
             continue
         examples = read_task_csv(folder / "train.csv", task, tasks[task])
-        if cap:
-            examples = stratified_sample(examples, task, cap, seed)
-        rest, part = stratified_split(examples, task, dev_fraction, seed)
+        rest, part = _train_dev(examples, task, seed=seed, dev_seed=dev_seed, dev_fraction=dev_fraction,
+                                limit=limit, replay=replay)
         sources[name] = list(range(len(train), len(train) + len(rest)))
         train.extend(rest)
         dev.extend(part)

@@ -173,6 +173,7 @@ def train_model(
         extra=extra,
         data_root=data_root,
         domains=args.domains,
+        dev_seed=args.dev_seed,
     )
     if not init_from:
         model, tokenizer = build_model(args, tasks, backbone)
@@ -222,7 +223,8 @@ def _warm_start(args: TrainingArguments, tasks, init_from: Path) -> tuple[MultiT
                                                                            dict]:
     """The source model, the arguments adapted to it, and the provenance to record."""
     source = ModelDirectory(init_from)
-    trained_on = (source.config.training.get("arguments") or {}).get("domains") or []
+    source_args = source.config.training.get("arguments") or {}
+    trained_on = source_args.get("domains") or []
     provenance = {"version": source.version, "path": str(init_from.resolve()),
                   "replay_per_corpus": args.replay_per_corpus}
     model, tokenizer = warm_model(args, tasks, init_from)
@@ -230,6 +232,13 @@ def _warm_start(args: TrainingArguments, tasks, init_from: Path) -> tuple[MultiT
     args = replace(args, max_length=model.config.max_length, pooling=model.config.pooling,
                    text_preprocessing=model.config.text_preprocessing,
                    domains=list(trained_on) if args.domains is None else args.domains)
+    # The source's dev slice is the one text set it never trained on: reuse it (early stopping, the temperature
+    # fit). A replay sample drawn with another seed would put texts the source trained on in the dev slice, and
+    # a temperature fitted on them comes out too sharp.
+    if "seed" in source_args:
+        dev_seed = source_args.get("dev_seed")
+        args = replace(args, dev_seed=source_args["seed"] if dev_seed is None else dev_seed,
+                       dev_fraction=source_args.get("dev_fraction", args.dev_fraction))
     return model, tokenizer, args, provenance
 
 

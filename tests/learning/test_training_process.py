@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from monitor.errors import MonitorError
 from monitor.learning.training import TrainingFailed, run_training, trainer_command, training_request
 from monitor.model.arguments import preset
 from monitor.model.errors import TrainingDataError
@@ -43,6 +44,18 @@ def test_settings_make_a_warm_start_from_the_champion_or_a_scratch_run(tmp_path)
     scratch = training_request(learning, out_dir=tmp_path / "o", version="r1", workdir=tmp_path, extra_file=None)
     assert scratch.arguments == preset("full", seed=0)  # no replay sample from scratch
     assert scratch.init_from is None
+
+
+def test_domains_setting_reaches_the_trainer_and_unknown_names_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("MONITOR_LEARNING__DOMAINS", '["surge-stock-sentiment"]')
+    from monitor.settings import Settings
+
+    learning = Settings().learning
+    assert _request(tmp_path, domains=learning.domains).arguments.domains == ["surge-stock-sentiment"]
+    assert _request(tmp_path, domains=[]).arguments.domains == []  # none: the base corpora alone
+    assert _request(tmp_path).arguments.domains is None  # the trainer's default: all of them
+    with pytest.raises(MonitorError, match=r"MONITOR_LEARNING__DOMAINS names unknown corpora reddit; use some of"):
+        _request(tmp_path, domains=["reddit", "surge-stock-sentiment"])
 
 
 def test_a_request_that_does_not_fit_is_one_line(tmp_path):

@@ -136,15 +136,24 @@ def test_missing_backbone_is_one_line(monkeypatch, capsys, tmp_path):
 
 def test_train_warm_start_from_a_model_and_bad_init_from_is_one_line(monkeypatch, capsys, tiny_model_dir, tmp_path):
     code, out, err = run_cli(monkeypatch, capsys, "train", "--preset", "warm", "--init-from", str(tiny_model_dir),
-                             "--out", str(tmp_path / "w"), "--limit", "40", "--max-steps", "2", "--replay", "30")
+                             "--out", str(tmp_path / "w"), "--limit", "200", "--max-steps", "2", "--replay", "30")
     assert code == 0, err
     assert "calibration sentiment: T=" in out
     config = json.loads((tmp_path / "w" / "config.json").read_text())
     assert config["training"]["init_from"]["version"] == "tiny-test"
     corpora = config["training"]["data"]["corpora"]
-    assert corpora["twitter-fin-topic"]["train"] + corpora["twitter-fin-topic"]["dev"] == 30
+    # The dev slice is carved from the (limited) corpus first, then 30 are replayed from the rest.
+    assert (corpora["twitter-fin-topic"]["train"], corpora["twitter-fin-topic"]["dev"]) == (30, 20)
     # The source model records no retail-investor corpora, so the warm start replays none either.
     assert set(corpora) == {"twitter-fin-topic", "twitter-fin-sentiment"}
+    # A second warm start keeps the first one's dev slice: the seed it was carved with travels along.
+    code, _, err = run_cli(monkeypatch, capsys, "train", "--preset", "warm", "--init-from", str(tmp_path / "w"),
+                           "--out", str(tmp_path / "w2"), "--limit", "200", "--max-steps", "1", "--replay", "30",
+                           "--seed", "3")
+    assert code == 0, err
+    second = json.loads((tmp_path / "w2" / "config.json").read_text())["training"]
+    assert second["arguments"]["seed"] == 3
+    assert second["arguments"]["dev_seed"] == config["training"]["arguments"]["seed"] == second["data"]["dev_seed"]
     code, _, err = run_cli(monkeypatch, capsys, "train", "--preset", "warm", "--init-from", str(tmp_path / "nope"),
                            "--out", str(tmp_path / "x"))
     assert code == 2 and "is not a model directory" in err and err.count("\n") == 1
