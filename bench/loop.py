@@ -1,7 +1,7 @@
 """Does the product's own loop teach the model a new domain? Labels in, warm retrain, negative recall and alerts out.
 
     python bench/loop.py [--base DIR] [--budgets 100 300 1000] [--hold-out stock-tweets-taborda] [--work DIR]
-                         [--mode warm|scratch] [--scratch-preset quick]
+                         [--mode warm|scratch] [--scratch-preset quick] [--label-classes negative,positive]
 
 One retail-investor corpus is held out as the "new domain" (default: stock-tweets-taborda, CC BY 4.0, positive,
 neutral and negative tweets). A base model is trained without it (`monitor train --preset quick
@@ -54,11 +54,13 @@ def rows(corpus: str, split: str) -> list[tuple[str, str]]:
         return [(r["text"], r["label"]) for r in csv.DictReader(fh)]
 
 
-def sample_labels(corpus: str, n: int, seed: int) -> list[tuple[str, str]]:
-    """``n`` train rows with the label shares kept; a larger budget contains a smaller one (same order)."""
+def sample_labels(corpus: str, n: int, seed: int, classes: set[str] | None = None) -> list[tuple[str, str]]:
+    """``n`` train rows with the label shares kept; a larger budget contains a smaller one (same order).
+    ``classes`` keeps only rows of those labels (e.g. positive/negative, as bullish/bearish tags would give)."""
     by_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for row in rows(corpus, "train"):
-        by_label[row[1]].append(row)
+        if classes is None or row[1] in classes:
+            by_label[row[1]].append(row)
     rng = random.Random(seed)
     for group in by_label.values():
         rng.shuffle(group)
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="retrain mode: warm (fine-tune the champion, the default) or scratch (train "
                              "--scratch-preset from the backbone on the base corpora and the labels)")
     parser.add_argument("--scratch-preset", default="quick", help="preset of a --mode scratch retrain")
+    parser.add_argument("--label-classes", help="import only labels of these classes, comma-separated "
+                        "(negative,positive: what authors' bullish/bearish tags give; default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=ROOT / ".local" / "bench-loop")
     parser.add_argument("--database-url", help="admin URL of a Postgres server (default: 127.0.0.1:5432)")
@@ -151,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no Postgres at 127.0.0.1:5432; pass --database-url postgresql://user@host:port/postgres")
     if any(n < 1 for n in args.budgets):
         parser.error("--budgets must be positive")
+    label_classes = set(args.label_classes.split(",")) if args.label_classes else None
+    if label_classes and not label_classes <= {"negative", "neutral", "positive"}:
+        parser.error("--label-classes: use some of negative, neutral, positive")
     args.work.mkdir(parents=True, exist_ok=True)
     log = args.work / "loop.log"
     env = {**os.environ, "MONITOR_LOG_LEVEL": "INFO"}
@@ -172,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in sorted(args.budgets):
         name = f"bench_loop_{uuid.uuid4().hex[:8]}"
         url = create_database(admin_url, name, exist_ok=False)
-        registry = args.work / f"registry-{args.mode}-{n}"
+        registry = args.work / f"registry-{args.mode}-{(args.label_classes or 'all').replace(',', '-')}-{n}"
         shutil.rmtree(registry, ignore_errors=True)
         run_env = {**env, "MONITOR_DATABASE__URL": url, "MONITOR_MODEL__REGISTRY_DIR": str(registry),
                    "MONITOR_LEARNING__MODE": args.mode}
@@ -184,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             with labels_file.open("w", newline="", encoding="utf-8") as fh:
                 writer = csv.writer(fh)
                 writer.writerow(["text", "sentiment"])
-                writer.writerows(sample_labels(args.hold_out, n, args.seed))
+                writer.writerows(sample_labels(args.hold_out, n, args.seed, label_classes))
             monitor(["db", "upgrade"], run_env, log)
             monitor(["models", "register", str(base), "--version", "loop-base", "--champion"], run_env, log)
             monitor(["labels", "import", str(labels_file), "--author", "bench-loop"], run_env, log)
@@ -195,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(candidates) != 1:
                 raise SystemExit(f"expected one candidate in {registry}, found {len(candidates)}; see {log}")
             report(candidates[0].name, candidates[0], args.hold_out, admin_url, labels=n, mode=args.mode,
+                   label_classes=args.label_classes or "all",
                    retrain_seconds=round(seconds, 1), retrain=outcome.splitlines()[-1])
         finally:
             drop_database(admin_url, name)

@@ -86,7 +86,9 @@ def test_warm_start_learns_new_labels_without_forgetting(world):
     training = result.config.training
     assert training["init_from"]["version"] == "champ" and training["init_from"]["replay_per_corpus"] == 200
     corpora = training["data"]["corpora"]
-    assert corpora["twitter-fin-sentiment"]["train"] + corpora["twitter-fin-sentiment"]["dev"] == 200
+    # 200 replayed; the dev slice is the champion's own (10 % of its 400), which it never trained on.
+    assert (corpora["twitter-fin-sentiment"]["train"], corpora["twitter-fin-sentiment"]["dev"]) == (200, 40)
+    assert training["arguments"]["dev_seed"] == champion.training["arguments"]["seed"] == training["data"]["dev_seed"]
     assert corpora["twitter-fin-sentiment"]["valid"]["n"] == 100  # replay caps train only, valid stays whole
     assert result.config.max_length == champion.max_length
     card = ModelDirectory(result.directory).card()
