@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import typer
 
-from monitor.cli.common import connected_database, load_settings
+from monitor.cli.common import connected_database, load_settings, parse_time
 from monitor.errors import MonitorError
 from monitor.store.orm import ALL_TOPICS, Alert
 
 app = typer.Typer(help="Negative-sentiment spike alerts.", no_args_is_help=True)
-
-
-def parse_time(value: str | None, option: str = "--now") -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise MonitorError(f"{option} {value!r} is not an ISO 8601 time (e.g. 2020-05-01T12:00:00Z)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _scope(name: str) -> str:

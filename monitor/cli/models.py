@@ -7,7 +7,8 @@ from typing import Any
 
 import typer
 
-from monitor.cli.common import connected_session, load_settings
+from monitor.cli.common import connected_database, connected_session, load_settings, parse_time
+from monitor.errors import MonitorError
 from monitor.model.directory import ModelDirectory
 
 app = typer.Typer(help="Model versions: the champion workers serve, and the rest.", no_args_is_help=True)
@@ -113,6 +114,56 @@ def register(
         register_version(name, str(directory.resolve()), session=session, scores=model.scores or None,
                          status="champion" if champion else "candidate")
     typer.echo(f"registered {name}{' as champion' if champion else ''}")
+
+
+@app.command("rescore")
+def rescore(
+    version: str = typer.Argument(None, help="Version from `monitor models list` (default: the champion)."),
+    since: str = typer.Option(None, "--since", help="Start of event time to re-read (ISO 8601; default: all)."),
+    until: str = typer.Option(None, "--until", help="End of event time to re-read (ISO 8601; default: all)."),
+    days: int = typer.Option(None, "--days", min=1, help="Re-read only the last N days up to the latest event."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Articles per prediction batch."),
+) -> None:
+    """Re-read stored articles with VERSION so the dashboard and the detector count its reading.
+
+    Adds a prediction where VERSION has none (newest prediction wins); stops and reruns are safe. Decided
+    alerts stay as they are: the detector counts the new reading from its next step on."""
+    from tqdm import tqdm
+
+    from monitor.learning.registry import get_version
+    from monitor.learning.rescore import count_pending, recent_stretch
+    from monitor.learning.rescore import rescore as rescore_articles
+    from monitor.learning.retrain import current_champion
+    from monitor.model.predictor import Predictor
+    from monitor.store import transaction
+
+    if days is not None and since is not None:
+        raise MonitorError("give --days or --since, not both")
+    start, end = parse_time(since, "--since"), parse_time(until, "--until")
+    if start is not None and end is not None and end <= start:
+        raise MonitorError(f"--until {until} is not after --since {since}")
+    settings = load_settings()
+    with connected_database(settings) as factory:
+        with transaction(factory) as session:
+            if version is None:
+                champion = current_champion(settings.model, session=session)
+                if champion is None:
+                    raise MonitorError("no champion to re-read with: name a VERSION, or promote one first")
+                name, path = champion.version, champion.path
+            else:
+                name, path = version, Path(get_version(version, session=session).path)
+            if days is not None:
+                start = recent_stretch(days, session=session)
+            pending = count_pending(name, since=start, until=end, session=session)
+        if pending == 0:
+            typer.echo(f"nothing to re-read: every stored article in that stretch has a prediction by {name}")
+            return
+        reader = Predictor.from_settings(settings.model, _check_directory(path).path)
+        with tqdm(total=pending, unit="article", desc=f"re-reading with {name}") as bar:
+            result = rescore_articles(reader, name, factory, since=start, until=end, batch_size=batch_size,
+                                      progress=bar.update)
+    typer.echo(f"re-read {result.articles} article(s) with {name} in {result.seconds:.0f}s: "
+               f"{result.written} prediction(s) added")
 
 
 def _check_directory(directory: Path) -> ModelDirectory:

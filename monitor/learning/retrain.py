@@ -24,6 +24,7 @@ from monitor.learning.evaluation import evaluate_model, fixed_eval_sets, label_e
 from monitor.learning.gate import decide_promotion, without_outcomes
 from monitor.learning.labels import count_unused_labels
 from monitor.learning.registry import get_champion, promote_version, register_version
+from monitor.learning.rescore import rescore_after_promotion
 from monitor.learning.runs import (
     LabelSnapshot,
     finish_training_run,
@@ -193,7 +194,18 @@ class RetrainRun:
                                 candidate_scores=candidate_scores, champion_scores=champion_scores,
                                 n_base_examples=trained.base_examples)
         log.info("retrain run %d %s %s: %s", self.run_id, status, self.version, reason)
+        if status == "promoted":
+            self._rescore()
         return RetrainResult(status, self.run_id, self.version, reason)
+
+    def _rescore(self) -> None:
+        """Re-read the recent stretch with the new champion; a failure here leaves the promotion standing."""
+        try:
+            rescore_after_promotion(self.learning, self.model, self.session_factory, version=self.version,
+                                    path=self.out_dir)
+        except Exception:
+            log.exception("retrain run %d: could not re-read recent articles with %s; `monitor models rescore` "
+                          "does it by hand", self.run_id, self.version)
 
     def _champion_changed(self, session: Session) -> bool:
         # Someone promoted or rolled back by hand while we trained: their choice stands.
