@@ -31,7 +31,7 @@ class Example:
 
 def _check_text(path: Path, row: int, text: object) -> str:
     if not isinstance(text, str) or not text.strip():
-        raise TrainingDataError(f"{path}: row {row}: empty text; remove the row or fill in its text")
+        raise TrainingDataError(f"{path}: line {row}: empty text; remove the row or fill in its text")
     return text
 
 
@@ -40,7 +40,7 @@ def _check_label(path: Path, row: int, task: str, raw: str, labels: Sequence[str
         return normalize_label(task, raw, labels)
     except ValueError:
         shown = ", ".join(labels) if len(labels) <= 5 else f"{', '.join(labels[:4])}, ... ({len(labels)} in all)"
-        raise TrainingDataError(f"{path}: row {row}: unknown {task} label {raw!r}; expected one of {shown}") from None
+        raise TrainingDataError(f"{path}: line {row}: unknown {task} label {raw!r}; expected one of {shown}") from None
 
 
 def _read_text(path: Path) -> str:
@@ -57,18 +57,22 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
-def _csv_rows(path: Path, text: str) -> Iterator[list[str]]:
-    """csv.reader whose format errors (a field over the size limit, a stray quote) name the file."""
+def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line the row starts on, fields)`` from csv.reader, whose format errors (a field over the size limit,
+    a stray quote) name the file and the line."""
     reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1  # a quoted field may span lines
     try:
-        yield from reader
+        for values in reader:
+            yield start, values
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise TrainingDataError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+        raise TrainingDataError(f"{path}: line {start}: not valid CSV ({exc})") from None
 
 
-def _open_csv(path: Path, required: Sequence[str]) -> tuple[list[str], Iterator[list[str]]]:
+def _open_csv(path: Path, required: Sequence[str]) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     reader = _csv_rows(path, _read_text(path))
-    header = [h.strip().lower() for h in next(reader, [])]
+    header = [h.strip().lower() for h in next(reader, (1, []))[1]]
     missing = [c for c in required if c not in header]
     if missing:
         raise TrainingDataError(
@@ -79,14 +83,15 @@ def _open_csv(path: Path, required: Sequence[str]) -> tuple[list[str], Iterator[
 
 
 def read_task_csv(path: str | Path, task: str, labels: Sequence[str]) -> list[Example]:
-    """A ``text,label`` CSV (extra columns ignored) for one task. Rows count from 1 after the header."""
+    """A ``text,label`` CSV (extra columns ignored) for one task. Errors name the file line a row starts on,
+    as label files' do."""
     path = Path(path)
     header, reader = _open_csv(path, ["text", "label"])
     ti, li = header.index("text"), header.index("label")
     examples = []
-    for row, values in enumerate(reader, start=1):
+    for row, values in reader:
         if len(values) <= max(ti, li):
-            raise TrainingDataError(f"{path}: row {row}: has {len(values)} field(s), expected text and label")
+            raise TrainingDataError(f"{path}: line {row}: has {len(values)} field(s), expected text and label")
         text = _check_text(path, row, values[ti])
         examples.append(Example(text=text, **{task: _check_label(path, row, task, values[li], labels)}))
     if not examples:
@@ -187,7 +192,7 @@ def read_extra(path: str | Path, tasks: dict[str, Sequence[str]]) -> list[Exampl
     examples = []
     for item in read_label_rows(path):
         if isinstance(item, RowProblem):
-            raise TrainingDataError(f"{path}: row {item.line}: {item.reason}")
+            raise TrainingDataError(f"{path}: line {item.line}: {item.reason}")
         row, record = item
         text = _check_text(path, row, record.get("text"))
         found = {}
@@ -196,7 +201,7 @@ def read_extra(path: str | Path, tasks: dict[str, Sequence[str]]) -> list[Exampl
             if raw is not None and str(raw).strip():
                 found[task] = _check_label(path, row, task, str(raw), labels)
         if not found:
-            raise TrainingDataError(f"{path}: row {row}: no topic or sentiment label; give at least one")
+            raise TrainingDataError(f"{path}: line {row}: no topic or sentiment label; give at least one")
         examples.append(Example(text=text, **found))
     return examples
 

@@ -65,7 +65,7 @@ def test_evaluate_with_a_csv_field_over_the_size_limit(monkeypatch, capsys, tiny
     data = tmp_path / "huge.csv"
     data.write_text('text,label\n"' + "x" * 200_000 + '",neutral\n')
     res = run_in_process(monkeypatch, capsys, "evaluate", str(tiny_model), "--data", str(data), "--task", "sentiment")
-    assert_one_line(res, "not valid CSV")
+    assert_one_line(res, "line 2", "not valid CSV")  # the line the bad row starts on, as label files say
 
 
 @pytest.mark.parametrize("content", [GARBAGE, b"[1, 2]"])

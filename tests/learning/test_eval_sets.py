@@ -16,7 +16,7 @@ def test_eval_set_reads_like_the_trainer(tmp_path):
 
 
 @pytest.mark.parametrize(("body", "says"), [
-    ("text,label\nStocks tumble,furious\n", "row 1: unknown sentiment label 'furious'"),
+    ("text,label\nStocks tumble,furious\n", "line 2: unknown sentiment label 'furious'"),
     ("text,label\n", "no rows after the header"),
     ("words,label\nx,negative\n", "text"),
 ])

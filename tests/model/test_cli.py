@@ -60,7 +60,7 @@ def test_evaluate_bad_label_is_one_line(monkeypatch, capsys, tiny_model_dir, sma
         "--json",
     )
     assert code == 2
-    assert "row 1: unknown topic label 'neutral'" in err and "Traceback" not in err
+    assert "line 2: unknown topic label 'neutral'" in err and "Traceback" not in err
 
 
 def test_train_cli_end_to_end_with_tiny_encoder(monkeypatch, capsys, tiny_encoder_dir, tmp_path):
@@ -113,7 +113,7 @@ def test_train_cli_bad_extra_file_is_one_line(monkeypatch, capsys, tiny_encoder_
         "--extra",
         str(extra),
     )
-    assert code == 2 and "extra.csv: row 3: empty text" in err  # the line the row is on, as the import says
+    assert code == 2 and "extra.csv: line 3: empty text" in err  # the line the row is on, as the import says
     assert not (tmp_path / "m" / "config.json").exists()
 
 

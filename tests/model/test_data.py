@@ -35,13 +35,13 @@ def test_missing_column_names_file_and_columns(tmp_path):
 
 def test_unknown_label_names_file_row_and_label(tmp_path):
     path = _write(tmp_path, "t.csv", "text,label\nok,IPO\nfine,Macro\nhm,Crypto\n")
-    with pytest.raises(TrainingDataError, match=r"t\.csv: row 3: unknown topic label 'Crypto'"):
+    with pytest.raises(TrainingDataError, match=r"t\.csv: line 4: unknown topic label 'Crypto'"):
         read_task_csv(path, "topic", TOPIC_LABELS)
 
 
-def test_empty_text_names_file_and_row(tmp_path):
+def test_empty_text_names_file_and_line(tmp_path):
     path = _write(tmp_path, "e.csv", "text,label\nok,neutral\n   ,neutral\n")
-    with pytest.raises(TrainingDataError, match=r"e\.csv: row 2: empty text"):
+    with pytest.raises(TrainingDataError, match=r"e\.csv: line 3: empty text"):
         read_task_csv(path, "sentiment", SENTIMENT_LABELS)
 
 
@@ -59,10 +59,10 @@ def test_extra_jsonl_and_its_errors(tmp_path):
     good = _write(tmp_path, "x.jsonl", json.dumps({"text": "a", "topic": "IPO", "sentiment": None}) + "\n")
     assert read_extra(good, TASK_LABELS) == [Example("a", topic="IPO")]
     unlabeled = _write(tmp_path, "y.jsonl", '{"text": "a", "topic": "IPO"}\n{"text": "b"}\n')
-    with pytest.raises(TrainingDataError, match=r"y\.jsonl: row 2: no topic or sentiment label"):
+    with pytest.raises(TrainingDataError, match=r"y\.jsonl: line 2: no topic or sentiment label"):
         read_extra(unlabeled, TASK_LABELS)
     broken = _write(tmp_path, "z.jsonl", '{"text": "a", "topic": "IPO"}\n{nope\n')
-    with pytest.raises(TrainingDataError, match=r"z\.jsonl: row 2: not valid JSON"):
+    with pytest.raises(TrainingDataError, match=r"z\.jsonl: line 2: not valid JSON"):
         read_extra(broken, TASK_LABELS)
 
 
@@ -111,10 +111,10 @@ def test_one_label_file_reader_for_training_and_import(tmp_path):
     assert list(read_label_rows(csv_path)) == [(2, {"text": "a", "topic": "IPO", "sentiment": ""}),
                                                 RowProblem(4, "4 fields where the header has 3")]
     assert list(read_label_rows(jsonl_path)) == [(1, {"text": "a", "topic": "IPO"}), RowProblem(3, "not a JSON object")]
-    with pytest.raises(TrainingDataError, match=r"l\.csv: row 4: 4 fields where the header has 3"):
+    with pytest.raises(TrainingDataError, match=r"l\.csv: line 4: 4 fields where the header has 3"):
         read_extra(csv_path, TASK_LABELS)
     assert read_label_file(csv_path, max_text_chars=100).problems == [RowProblem(4, "4 fields where the header has 3")]
-    with pytest.raises(TrainingDataError, match=r"l\.jsonl: row 3: not a JSON object"):
+    with pytest.raises(TrainingDataError, match=r"l\.jsonl: line 3: not a JSON object"):
         read_extra(jsonl_path, TASK_LABELS)
     with pytest.raises(TrainingDataError, match=r"l\.txt: unknown label file type '\.txt'; use \.csv or \.jsonl"):
         read_extra(_write(tmp_path, "l.txt", "text,topic\n"), TASK_LABELS)
