@@ -47,6 +47,7 @@ SAFE_TO_RUN = [
     ("models", "runs"),
     ("models", "promote"),
     ("models", "register"),
+    ("models", "rescore"),
     ("scheduler", "list"),
     ("jobs", "run"),
 ]
