@@ -8,8 +8,10 @@ Each stream is written as article and prediction rows into a fresh Postgres data
 default settings (or MONITOR_ALERTS__* from the environment). One JSON line per stream and label source:
 ``labels`` "true" (the stream's own labels) or "model" (--model DIR's predictions of the same texts).
 
-A burst day is caught when an alert of any scope opens between its start and 06:00 the next day; every
-alert group (one notification) that opens outside those spans is a false alert.
+A burst day is caught when an alert of any scope opens between its start and 06:00 the next day, and covered
+when an alert is open at some moment of that span (a burst of several days in a row is one episode: caught
+once, covered every day); every alert group (one notification) that opens outside those spans is a false
+alert.
 """
 
 from __future__ import annotations
@@ -212,10 +214,16 @@ def score(stream: Stream, alerts: list[Alert], groups: list[AlertGroup]) -> dict
                                                                                                UTC) + CATCH), None)
 
     caught = {near(a.opened_at) for a in alerts} - {None}
+
+    def covers(a: Alert, d: date) -> bool:  # an alert open at some moment of the burst day's span
+        start = datetime.combine(d, datetime.min.time(), UTC)
+        return a.opened_at < start + CATCH and (a.resolved_at is None or a.resolved_at > start)
+
+    covered = {d for d in stream.burst_days if any(covers(a, d) for a in alerts)}
     false_groups = [g for g in groups if near(g.opened_at) is None]
     span = (max(p.at for p in stream.posts) - min(p.at for p in stream.posts)) / timedelta(days=30)
     return {
-        "burst_days": len(stream.burst_days), "caught": len(caught),
+        "burst_days": len(stream.burst_days), "caught": len(caught), "covered": len(covered),
         "recall": round(len(caught) / len(stream.burst_days), 3) if stream.burst_days else None,
         "alert_groups": len(groups), "false_alerts": len(false_groups),
         "false_alerts_per_30_days": round(len(false_groups) / span, 2) if span else None,

@@ -112,7 +112,7 @@ def alert_outcome(model_dir: Path, admin_url: str, corpus: str) -> dict:
         stream.posts.sort(key=lambda p: p.at)
         labels, topics = alert_bench.model_labels(model_dir, stream.posts)
         result = alert_bench.run(stream, labels, "model", admin_url, Settings().alerts, topics)
-        out[stream.name] = {k: result[k] for k in ("caught", "burst_days", "false_alerts",
+        out[stream.name] = {k: result[k] for k in ("caught", "covered", "burst_days", "false_alerts",
                                                    "false_alerts_per_30_days", "negative_share")}
     return out
 
