@@ -14,6 +14,7 @@ again, and never fights a worker writing the same version's predictions.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,11 +67,13 @@ def count_pending(version: str, *, since: datetime | None, until: datetime | Non
 def rescore(
     reader: Reader, version: str, session_factory: sessionmaker[Session], *, since: datetime | None = None,
     until: datetime | None = None, batch_size: int = 256, progress: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> RescoreResult:
-    """Predict every article in (since, until] that ``version`` has not read yet, and store those predictions."""
+    """Predict every article in (since, until] that ``version`` has not read yet, and store those predictions.
+    A set ``stop`` ends it between batches (what is stored stays; a later run reads the rest)."""
     result = RescoreResult(version, since, until)
     started, after = time.perf_counter(), 0
-    while True:
+    while stop is None or not stop.is_set():
         with transaction(session_factory) as session:
             rows = session.execute(
                 select(Article.id, Article.text).where(Article.id > after, *_pending(version, since, until))
@@ -104,7 +107,7 @@ def recent_stretch(days: int, *, session: Session) -> datetime | None:
 
 def rescore_after_promotion(
     learning: LearningSettings, model: ModelSettings, session_factory: sessionmaker[Session], *, version: str,
-    path: Path,
+    path: Path, stop: threading.Event | None = None,
 ) -> RescoreResult | None:
     """The retrain job's last step after a promotion: re-read the recent stretch with the new champion."""
     if learning.rescore_days == 0:
@@ -116,7 +119,7 @@ def rescore_after_promotion(
     from monitor.model.predictor import Predictor
 
     reader = Predictor.from_settings(model, path)
-    result = rescore(reader, version, session_factory, since=since)
+    result = rescore(reader, version, session_factory, since=since, stop=stop)
     log.info("re-read %d stored article(s) of the last %d day(s) of event time with %s in %.0fs",
              result.articles, learning.rescore_days, version, result.seconds)
     return result

@@ -202,7 +202,7 @@ class RetrainRun:
         """Re-read the recent stretch with the new champion; a failure here leaves the promotion standing."""
         try:
             rescore_after_promotion(self.learning, self.model, self.session_factory, version=self.version,
-                                    path=self.out_dir)
+                                    path=self.out_dir, stop=self.stop)
         except Exception:
             log.exception("retrain run %d: could not re-read recent articles with %s; `monitor models rescore` "
                           "does it by hand", self.run_id, self.version)

@@ -182,10 +182,11 @@ def test_status_says_which_scales_can_decide_and_why_not(session_factory):
     assert not ipo.usable and ipo.verdict.startswith("insufficient data: the widest window (3 d) holds 3 articles")
 
 
-@pytest.mark.parametrize("name", ["low-volume", "demo"])
+@pytest.mark.parametrize("name", ["low-volume", "demo", "retail", "two-class"])
 def test_default_settings_catch_the_bursts_with_few_false_alerts(session_factory, name):
-    """The Done-when of issue 16, under DEFAULT settings: ~30 posts a day with eight bearish days, and
-    the demo's stream with its injected burst."""
+    """The Done-when of issue 16, under DEFAULT settings: ~30 posts a day with eight bearish days, the demo's
+    stream with its injected burst, the same from retail investors' posts, and a year shaped like the private
+    stream (45 % bearish, nine days at 90-100 %, three of them in a row: one episode, so caught once)."""
     bench = load_bench()
     [stream] = bench.streams([name])
     stream.posts.sort(key=lambda p: p.at)
@@ -195,5 +196,7 @@ def test_default_settings_catch_the_bursts_with_few_false_alerts(session_factory
         alerts = list(session.scalars(select(Alert)))
         groups = list(session.scalars(select(AlertGroup)))
     figures = bench.score(stream, alerts, groups)
-    assert figures["caught"] == figures["burst_days"] >= 1, figures
+    assert figures["covered"] == figures["burst_days"] >= 1, figures
+    in_a_row = 2 if name == "two-class" else 0  # days 2 and 3 of the crash: no new opening, the episode is open
+    assert figures["caught"] >= figures["burst_days"] - in_a_row, figures
     assert figures["false_alerts_per_30_days"] <= 1, figures

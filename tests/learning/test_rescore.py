@@ -100,6 +100,18 @@ def test_a_worker_writing_the_same_version_meanwhile_is_not_an_error(session_fac
     assert count(session_factory, "new") == 10
 
 
+def test_a_stop_ends_it_between_batches_and_a_later_run_reads_the_rest(session_factory):
+    import threading
+
+    store(session_factory, range(20))
+    stop = threading.Event()
+    reader = Reader(during=lambda texts: stop.set())  # a shutdown arrives while the first batch is predicted
+    first = rescore(reader, "new", session_factory, batch_size=6, stop=stop)
+    assert (first.articles, first.written) == (6, 6)  # the batch in hand is stored, then it stops
+    rest = rescore(Reader(), "new", session_factory, batch_size=6)
+    assert (rest.articles, rest.written) == (14, 14) and count(session_factory, "new") == 20
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(hours=st.lists(st.integers(0, 500), max_size=30),
        already=st.sets(st.integers(0, 29), max_size=10),
