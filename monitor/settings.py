@@ -270,10 +270,6 @@ class LearningSettings(BaseModel):
         240, ge=1, description="A training subprocess running longer than this is killed and the run fails."
     )
     promotion_tolerance: float = Field(0.005, ge=0, description="Allowed drop per task before rejecting.")
-    rescore_days: int = Field(
-        10, ge=0, description="After a promotion, re-read this many days of stored articles (up to the latest "
-        "event) with the new champion, so the detector's windows and baselines come from one model; 0: off.",
-    )
     promotion_adapt_tolerance: float = Field(
         0.02, ge=0, description="Allowed drop per task when the held-out labels are significantly better "
         "(the model adapting to the stream's own language); at or below PROMOTION_TOLERANCE it is off.",
@@ -284,6 +280,10 @@ class LearningSettings(BaseModel):
     )
     promotion_metric: Literal["accuracy", "macro_f1"] = Field(
         "macro_f1", description="Score the promotion gate compares per task on the fixed evaluation sets."
+    )
+    rescore_days: int = Field(
+        10, ge=0, description="After a promotion, re-read this many days of stored articles (up to the latest "
+        "event) with the new champion, so the detector's windows and baselines come from one model; 0: off.",
     )
     holdout_fraction: float = Field(
         0.2, ge=0, lt=1, description="Share of labeled texts never trained on, kept to score new labels."
