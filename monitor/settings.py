@@ -272,7 +272,8 @@ class LearningSettings(BaseModel):
     promotion_tolerance: float = Field(0.005, ge=0, description="Allowed drop per task before rejecting.")
     promotion_adapt_tolerance: float = Field(
         0.02, ge=0, description="Allowed drop per task when the held-out labels are significantly better "
-        "(the model adapting to the stream's own language); at or below PROMOTION_TOLERANCE it is off.",
+        "(the model adapting to the stream's own language), in all across retrains; at or below "
+        "PROMOTION_TOLERANCE it is off.",
     )
     promotion_significance: float = Field(
         0.05, gt=0, lt=1, description="p-value at or below which the held-out labels count as significantly "

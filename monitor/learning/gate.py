@@ -9,19 +9,22 @@ sets a point: they are news tweets, not the operator's stream. So when the candi
 better on the held-out labels (exact one-sided McNemar test over the texts exactly one model gets right,
 ``p <= significance``), a fixed set may drop by up to ``adapt_tolerance`` instead. That needs both models'
 per-text outcomes on the held-out labels (``labels.outcomes``, a "0"/"1" string in the sets' order, written
-by ``monitor.learning.evaluation``); without them the plain tolerance applies.
+by ``monitor.learning.evaluation``); without them the plain tolerance applies. The widening is a budget, not
+a per-step allowance: each version stores its ``drift`` (how far it stands below its lineage per fixed set),
+and a widened step may not take that past ``adapt_tolerance``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scipy.stats import binom
 
 TASK_SETS = ("topic", "sentiment")
 LABELS_SET = "labels"
+DRIFT_KEY = "drift"  # where a version's scores keep its GateDecision.drift
 
 Scores = Mapping[str, Mapping[str, Any]]
 
@@ -30,6 +33,10 @@ Scores = Mapping[str, Mapping[str, Any]]
 class GateDecision:
     promote: bool
     reason: str
+    # Per fixed set: how far the candidate's metric stands below its lineage's (the champion's drift plus
+    # this step's drop, never below 0). Stored with the candidate's scores, so that adapting step after step
+    # cannot erode the fixed sets by more than the adaptation tolerance in all.
+    drift: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,23 +69,35 @@ def held_out_gain(candidate: Scores, champion: Scores) -> HeldOutGain | None:
 def decide_promotion(
     candidate: Scores, champion: Scores | None, *, tolerance: float, metric: str = "macro_f1",
     adapt_tolerance: float | None = None, significance: float = 0.05,
+    champion_drift: Mapping[str, float] | None = None,
 ) -> GateDecision:
     """``adapt_tolerance`` (None: same as ``tolerance``) is the drop allowed per fixed set when the held-out
-    labels improve with ``p <= significance``."""
+    labels improve with ``p <= significance``; ``champion_drift`` (stored with the champion's scores) is how far
+    the champion already stands below its lineage, and with it the drop may not pass ``adapt_tolerance``
+    in all."""
     if champion is None:
-        return GateDecision(True, "no champion yet: the candidate becomes the first champion")
+        return GateDecision(True, "no champion yet: the candidate becomes the first champion",
+                            dict.fromkeys(TASK_SETS, 0.0))
     gain = held_out_gain(candidate, champion)
     adapting = (adapt_tolerance is not None and adapt_tolerance > tolerance and gain is not None
                 and gain.p_value <= significance)
     allowed = adapt_tolerance if adapting else tolerance
-    failures, notes = [], []
+    failures, notes, drift = [], [], {}
     for name in TASK_SETS:
         new, old = _metric(candidate, name, metric), _metric(champion, name, metric)
         if new is None or old is None:
             failures.append(f"{name} {metric} missing ({'candidate' if new is None else 'champion'})")
             continue
+        before = float((champion_drift or {}).get(name, 0.0))
+        drift[name] = round(max(0.0, before + old - new), 6)
         line = f"{name} {metric} {new:.4f} vs {old:.4f}"
-        (failures if new < old - allowed else notes).append(line)
+        if new < old - allowed:
+            failures.append(line)
+        elif adapting and new < old - tolerance and drift[name] > adapt_tolerance:
+            failures.append(f"{line}, {drift[name]:.4f} below the lineage in all (adaptation allows "
+                            f"{adapt_tolerance})")
+        else:
+            notes.append(line)
     new, old = _metric(candidate, LABELS_SET, "accuracy"), _metric(champion, LABELS_SET, "accuracy")
     if new is None or old is None:
         notes.append("no held-out labels to compare")
@@ -89,8 +108,8 @@ def decide_promotion(
     rule = (f"tolerance {allowed}, widened from {tolerance}: held-out labels significantly better"
             if adapting else f"tolerance {tolerance}")
     if failures:
-        return GateDecision(False, f"rejected ({rule}): " + "; ".join(failures + notes))
-    return GateDecision(True, f"promoted ({rule}): " + "; ".join(notes))
+        return GateDecision(False, f"rejected ({rule}): " + "; ".join(failures + notes), drift)
+    return GateDecision(True, f"promoted ({rule}): " + "; ".join(notes), drift)
 
 
 def without_outcomes(scores: Scores | None) -> dict[str, Any] | None:

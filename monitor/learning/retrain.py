@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import MonitorError
 from monitor.learning.evaluation import evaluate_model, fixed_eval_sets, label_eval_sets
-from monitor.learning.gate import decide_promotion, without_outcomes
+from monitor.learning.gate import DRIFT_KEY, decide_promotion, without_outcomes
 from monitor.learning.labels import count_unused_labels
 from monitor.learning.registry import get_champion, promote_version, register_version
 from monitor.learning.rescore import rescore_after_promotion
@@ -178,8 +178,10 @@ class RetrainRun:
         decision = decide_promotion(candidate_scores, champion_scores, tolerance=learning.promotion_tolerance,
                                     metric=learning.promotion_metric,
                                     adapt_tolerance=learning.promotion_adapt_tolerance,
-                                    significance=learning.promotion_significance)
+                                    significance=learning.promotion_significance,
+                                    champion_drift=self._champion_drift())
         candidate_scores, champion_scores = without_outcomes(candidate_scores), without_outcomes(champion_scores)
+        candidate_scores[DRIFT_KEY] = decision.drift
         status, reason = ("promoted" if decision.promote else "rejected"), decision.reason
         with transaction(self.session_factory) as session:
             if decision.promote and self._champion_changed(session):
@@ -206,6 +208,17 @@ class RetrainRun:
         except Exception:
             log.exception("retrain run %d: could not re-read recent articles with %s; `monitor models rescore` "
                           "does it by hand", self.run_id, self.version)
+
+    def _champion_drift(self) -> dict[str, float]:
+        """How far the champion stands below its lineage on the fixed sets (stored with its scores; 0 for a
+        model registered by hand or served from MONITOR_MODEL__DIRECTORY)."""
+        if self.champion is None:
+            return {}
+        with transaction(self.session_factory) as session:
+            row = get_champion(session=session)
+        if row is None or row.version != self.champion.version:
+            return {}
+        return dict((row.scores or {}).get(DRIFT_KEY) or {})
 
     def _champion_changed(self, session: Session) -> bool:
         # Someone promoted or rolled back by hand while we trained: their choice stands.

@@ -133,3 +133,42 @@ def test_gate_never_promotes_a_held_out_drop_nor_a_drop_past_the_wider_tolerance
         if drop > 0.005 + 1e-12:
             gain = held_out_gain(paired(base, base, new), paired(base, base, old))
             assert gain.p_value <= 0.05
+
+
+def test_widening_is_a_budget_across_a_lineage_not_a_per_step_allowance():
+    champion = paired(0.80, 0.84, "0" * 60)
+    candidate = paired(0.80, 0.83, "1" * 60)  # a significant gain, 1 point down on sentiment
+    fresh = decide_promotion(candidate, champion, tolerance=0.005, adapt_tolerance=0.02,
+                             champion_drift={"topic": 0.0, "sentiment": 0.005})
+    assert fresh.promote and abs(fresh.drift["sentiment"] - 0.015) < 1e-9 and fresh.drift["topic"] == 0.0
+    # The champion already stands 1.5 points below its lineage: one more point would make 2.5.
+    spent = decide_promotion(candidate, champion, tolerance=0.005, adapt_tolerance=0.02,
+                             champion_drift={"sentiment": 0.015})
+    assert not spent.promote and "0.0250 below the lineage in all" in spent.reason
+    # A small drop within the plain tolerance stays allowed, and a gain pays the budget back.
+    small = decide_promotion(paired(0.80, 0.837, "1" * 60), champion, tolerance=0.005, adapt_tolerance=0.02,
+                             champion_drift={"sentiment": 0.015})
+    assert small.promote
+    better = decide_promotion(paired(0.80, 0.85, "1" * 60), champion, tolerance=0.005, adapt_tolerance=0.02,
+                              champion_drift={"sentiment": 0.015})
+    assert better.promote and abs(better.drift["sentiment"] - 0.005) < 1e-9
+
+
+def test_first_champion_starts_its_lineage_at_zero_drift():
+    assert decide_promotion(scores(0.2, 0.3), None, tolerance=0.005).drift == {"topic": 0.0, "sentiment": 0.0}
+
+
+@given(st.lists(st.tuples(st.floats(-0.03, 0.03), st.booleans()), min_size=1, max_size=12))
+def test_property_a_chain_of_widened_promotions_never_erodes_past_the_budget(steps):
+    """Promote step after step, each a significant held-out gain: however the drops fall, the fixed set never
+    ends more than the adaptation tolerance below the lineage's start, except by plain-tolerance steps."""
+    score, drift, plain_slack = 0.80, {"topic": 0.0, "sentiment": 0.0}, 0.0
+    for change, gain in steps:
+        new = score + change
+        decision = decide_promotion(paired(0.8, new, "1" * 40 if gain else "0" * 40), paired(0.8, score, "0" * 40),
+                                    tolerance=0.005, adapt_tolerance=0.02, champion_drift=drift)
+        if decision.promote:
+            if score - new <= 0.005:
+                plain_slack += max(0.0, score - new)
+            score, drift = new, decision.drift
+        assert 0.80 - score <= 0.02 + plain_slack + 1e-9

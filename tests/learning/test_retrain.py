@@ -41,6 +41,7 @@ def test_labels_train_a_champion_and_shuffled_corrections_are_rejected(retrain_s
     assert champion_scores["sentiment"]["accuracy"] > 0.65, champion_scores  # chance is 0.33
     assert champion_scores["labels"]["n"] == 2 * (150 - run.n_labels)  # both tasks of each held-out text
     assert "outcomes" not in champion_scores["labels"]  # the gate's per-text outcomes are not stored
+    assert champion_scores["drift"] == {"topic": 0.0, "sentiment": 0.0}  # the first champion starts its lineage
     with transaction(session_factory) as s:
         champion = get_champion(session=s)
         assert champion.version == first.version and champion.scores == champion_scores
@@ -57,6 +58,7 @@ def test_labels_train_a_champion_and_shuffled_corrections_are_rejected(retrain_s
     assert run.champion_version == first.version
     assert run.decision.startswith("rejected")
     assert "texts right only by the candidate" in run.decision  # the paired held-out comparison was made
+    assert run.candidate_scores["drift"]["topic"] > 0.1 or run.candidate_scores["drift"]["sentiment"] > 0.1
     assert "outcomes" not in run.candidate_scores["labels"] and "outcomes" not in run.champion_scores["labels"]
     candidate = ModelDirectory(Path(retrain_settings.model.registry_dir).resolve() / second.version).config
     assert candidate.training["init_from"]["version"] == first.version
