@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from monitor.store.orm import ALL_TOPICS, Article
-from monitor.store.reads import NEWEST_PREDICTION_FIRST_SQL
+from monitor.store.reads import NEWEST_PREDICTION_FIRST_SQL, latest_event_time
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def find_history(now: datetime, max_days: int, *, session: Session) -> History:
     """First and latest usable event times; rows dated after the wall clock or implausibly far before
     the latest one are counted, logged, and left out (a bad row must not break or stall every run)."""
     future = session.scalar(select(func.count()).where(Article.event_time > now)) or 0
-    latest = session.scalar(select(func.max(Article.event_time)).where(Article.event_time <= now))
+    latest = latest_event_time(now, session=session)
     if latest is None:
         return History(None, None, 0, future)
     floor = latest - timedelta(days=max_days)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +30,7 @@ from monitor.model.prediction import TextPrediction
 from monitor.settings import LearningSettings, ModelSettings
 from monitor.store import transaction
 from monitor.store.orm import Article, Prediction
+from monitor.store.reads import latest_event_time
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def rescore(
 
 def recent_stretch(days: int, *, session: Session) -> datetime | None:
     """Start of the last ``days`` of stored event time (None: nothing stored)."""
-    latest = session.scalar(select(func.max(Article.event_time)).where(Article.event_time <= func.now()))
+    latest = latest_event_time(datetime.now(UTC), session=session)
     return None if latest is None else latest - timedelta(days=days)
 
 

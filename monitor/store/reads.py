@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from monitor.errors import MonitorError
@@ -73,3 +73,9 @@ def list_alerts(
     if since is not None:
         stmt = stmt.where(Alert.opened_at >= since)
     return list(session.scalars(stmt))
+
+
+def latest_event_time(now: datetime, *, session: Session) -> datetime | None:
+    """The latest stored event time not after ``now``: rows dated after the wall clock are not "latest"
+    (the detector and the re-read after a promotion agree on where stored history ends)."""
+    return session.scalar(select(func.max(Article.event_time)).where(Article.event_time <= now))
