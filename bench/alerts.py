@@ -1,6 +1,6 @@
 """Replay dated, labeled streams through the real detector and print burst-day recall and false alerts.
 
-    python bench/alerts.py [--stream demo|low-volume|retail|two-class|taborda|surge ...] [--model DIR]
+    python bench/alerts.py [--stream demo|low-volume|retail|two-class|busy|taborda|surge ...] [--model DIR]
                            [--database-url URL]
 
 Each stream is written as article and prediction rows into a fresh Postgres database (the local one at
@@ -51,6 +51,7 @@ class Post:
     at: datetime
     text: str
     sentiment: str
+    topic: str | None = None  # None: TOPIC (labeled streams carry no topic)
 
 
 @dataclass
@@ -141,6 +142,29 @@ def two_class_stream(corpus: str = "stock-tweets-taborda", split: str = "valid",
     return Stream("two-class", posts, [(start + timedelta(days=d)).date() for d in bursts], note)
 
 
+def busy_stream(days: int = 21, n_topics: int = 10, seed: int = 30) -> Stream:
+    """No burst at all, many scopes: 10 topics at 2-40 articles an hour each, 8-14 % negative, drawn afresh
+    per topic and day, over three weeks (~100,000 real finance tweets, with their cashtags). Every alert here is
+    false: this stream measures what the tests of many scopes and scales at every step cost."""
+    pool: dict[str, list[str]] = defaultdict(list)
+    with open(DATASETS / "twitter-fin-sentiment" / "train.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            pool[{"Bearish": "negative", "Bullish": "positive"}.get(r["label"], "neutral")].append(r["text"])
+    rng = random.Random(seed)
+    start = datetime(2025, 3, 3, tzinfo=UTC)
+    posts = []
+    for t in range(n_topics):
+        topic, per_hour = f"Topic {t + 1}", rng.uniform(2, 40)
+        for d in range(days):
+            negative = rng.uniform(0.08, 0.14)
+            for h in range(24):
+                for _ in range(_poisson(rng, per_hour)):
+                    label = "negative" if rng.random() < negative else rng.choice(("neutral", "positive"))
+                    at = start + timedelta(days=d, hours=h, seconds=rng.randrange(3600))
+                    posts.append(Post(at, rng.choice(pool[label]), label, topic))
+    return Stream("busy", posts, [], f"{days} days, {n_topics} topics at 2-40/hour each, 8-14 % negative, no burst")
+
+
 def _poisson(rng: random.Random, mean: float) -> int:
     n, p, limit = 0, 1.0, pow(2.718281828459045, -mean)
     while True:
@@ -172,6 +196,7 @@ def streams(wanted: list[str]) -> list[Stream]:
         "low-volume": low_volume_stream,
         "retail": retail_stream,
         "two-class": two_class_stream,
+        "busy": busy_stream,
         "taborda": lambda: labeled_days_stream("taborda", SHARED / "stock-market-tweets-taborda" / "labeled.csv",
                                                "text", "label", "created_at", {"negative"}),
         "surge": lambda: labeled_days_stream("surge", SHARED / "surge-stock-sentiment" / "sentiment.csv",
@@ -186,13 +211,16 @@ def model_labels(model_dir: Path, posts: list[Post]) -> tuple[list[str], list[st
     from monitor.model.predictor import Predictor
 
     predictor = Predictor.from_directory(model_dir)
-    predictions = [p for i in range(0, len(posts), 512)
-                   for p in predictor.predict([post.text for post in posts[i:i + 512]])]
+    texts = sorted({post.text for post in posts})  # streams repeat texts: read each once
+    read = {}
+    for i in range(0, len(texts), 512):
+        read.update(zip(texts[i:i + 512], predictor.predict(texts[i:i + 512]), strict=True))
+    predictions = [read[post.text] for post in posts]
     return [p.sentiment for p in predictions], [p.topic for p in predictions]
 
 
 def write(posts: list[Post], labels: list[str], factory, topics: list[str] | None = None) -> None:
-    topics = topics or [TOPIC] * len(posts)
+    topics = topics or [p.topic or TOPIC for p in posts]
     with transaction(factory) as session:
         for i in range(0, len(posts), 2000):
             chunk = list(zip(posts[i:i + 2000], labels[i:i + 2000], strict=True))
@@ -260,7 +288,7 @@ def run(stream: Stream, labels: list[str], source: str, admin_url: str, settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stream", action="append",
-                        choices=["demo", "low-volume", "retail", "two-class", "taborda", "surge"])
+                        choices=["demo", "low-volume", "retail", "two-class", "busy", "taborda", "surge"])
     parser.add_argument("--model", type=Path, help="also replay with this model directory's predictions")
     parser.add_argument("--database-url", help="admin URL of a Postgres server (default: 127.0.0.1:5432)")
     args = parser.parse_args(argv)

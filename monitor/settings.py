@@ -164,11 +164,18 @@ class AlertSettings(BaseModel):
     min_count: int = Field(10, ge=1, description="Articles a window needs to open, peak or resolve an alert.")
     min_baseline_count: int = Field(30, ge=1, description="Articles the baseline needs before a window is tested.")
     false_discovery_rate: float = Field(
-        0.001,
+        0.005,
         gt=0,
         lt=1,
-        description="Benjamini-Hochberg level over all scopes and scales tested at one step (exact one-sided "
-        "Fisher test per window).",
+        description="Weighted Benjamini-Hochberg level over all scopes and scales tested at one step (exact "
+        "one-sided Fisher test per window); a window shorter than FULL_RATE_MINUTES gets its share of it.",
+    )
+    full_rate_minutes: int = Field(
+        1440,
+        ge=1,
+        description="Windows this long or longer are tested at the full FALSE_DISCOVERY_RATE; a shorter one at "
+        "the rate times its length over this (1 h: 1/24), since it looks that many more times a day. The "
+        "shortest window length gives every window the full rate.",
     )
     min_rise: float = Field(0.15, ge=0, le=1, description="Minimum absolute rise of the negative share.")
     resolve_margin: float = Field(

@@ -60,6 +60,7 @@ def rules_from_settings(settings: AlertSettings) -> SpikeRules:
         false_discovery_rate=settings.false_discovery_rate,
         min_rise=settings.min_rise,
         resolve_margin=settings.resolve_margin,
+        full_rate_minutes=settings.full_rate_minutes,
     )
 
 

@@ -1,8 +1,9 @@
 """Windows of several lengths sliding over bucketed counts, each tested against its trailing baseline.
 
 At every evaluated step and for every scope, each window scale with enough articles on both sides is
-one test (exact one-sided Fisher); all tests of one step form one family, corrected with
-Benjamini-Hochberg, so adding scopes or scales does not add false alerts.
+one test (exact one-sided Fisher); all tests of one step form one family, corrected with weighted
+Benjamini-Hochberg, so adding scopes or scales does not add false alerts. A window's weight is its length's
+share of a day (at most 1): short windows look many times a day and so get a proportionally smaller level.
 """
 
 from __future__ import annotations
@@ -111,29 +112,36 @@ class Scan:
         all_n0, all_k0 = self.baseline_counts(ALL_TOPICS, scale, j)
         return np.where(borrow, all_n0, n0), np.where(borrow, all_k0, k0)
 
+    def weight(self, scale: int) -> float:
+        """The window length's share of the false-discovery rate (``SpikeRules.rate_weight``)."""
+        return self.rules.rate_weight(scale * self.step_minutes)
+
     def candidates(self) -> dict[int, list[Candidate]]:
         """Per step index: the scopes whose rise is significant after the correction and large enough.
 
-        Benjamini-Hochberg at rate q rejects only p-values <= q, and a p-value's rank among those equals
-        its rank among all, so only the tested count per step and the p-values <= q are kept: memory
-        grows with the steps and the hits, not with steps x scopes x scales.
+        Weighted Benjamini-Hochberg is Benjamini-Hochberg on p / weight. At rate q it rejects only values
+        <= q, and a value's rank among those equals its rank among all, so only the tested count per step and
+        the values <= q are kept: memory grows with the steps and the hits, not with steps x scopes x scales.
         """
         q = self.rules.false_discovery_rate
         tested = np.zeros(len(self.steps), dtype=np.int64)
-        hits: dict[int, list[tuple[float, bool, str, int]]] = {}
+        hits: dict[int, list[tuple[float, bool, str, int, float]]] = {}
         for scope in self.scopes:
             for scale in self.scales:
                 p, large = self._test(scope, scale)
                 tested += ~np.isnan(p)
-                for row in np.flatnonzero(p <= q):
-                    hits.setdefault(int(row), []).append((float(p[row]), bool(large[row]), scope, scale))
+                weighted = p / self.weight(scale)
+                for row in np.flatnonzero(weighted <= q):
+                    hits.setdefault(int(row), []).append(
+                        (float(weighted[row]), bool(large[row]), scope, scale, float(p[row])))
         found: dict[int, list[Candidate]] = {}
         for row, row_hits in hits.items():
             row_hits.sort()
             ranks = np.arange(1, len(row_hits) + 1)
             passed = np.flatnonzero(np.array([h[0] for h in row_hits]) <= q * ranks / tested[row])
             if len(passed):
-                picks = [Candidate(scope, scale, p) for p, large, scope, scale in row_hits[: passed[-1] + 1] if large]
+                picks = [Candidate(scope, scale, p) for _, large, scope, scale, p in row_hits[: passed[-1] + 1]
+                         if large]
                 if picks:
                     found[int(self.steps[row])] = picks
         return found

@@ -106,9 +106,21 @@ class SpikeRules:
 
     min_count: int = 10
     min_baseline_count: int = 30
-    false_discovery_rate: float = 0.001
+    false_discovery_rate: float = 0.005
     min_rise: float = 0.15
     resolve_margin: float = 0.5
+    # The window length tested at the full rate; a shorter one gets the rate times its share of this length.
+    full_rate_minutes: int = 1440
+
+    def rate_weight(self, window_minutes: int) -> float:
+        """A window's share of the false-discovery rate (weighted Benjamini-Hochberg weight, at most 1).
+
+        A window of length L gives about one independent look per L of event time, so a 1 h window looks 24
+        times a day where a 1 d window looks once. Its weight L / ``full_rate_minutes`` makes every length
+        spend about the same false-alert budget per day, so a busy scope judged on hours is not what the
+        budget goes to, and a quiet feed judged on days keeps the full rate. Weights <= 1 keep the
+        per-step false-discovery rate at or below the setting."""
+        return min(1.0, window_minutes / self.full_rate_minutes)
 
     def is_testable(self, window_count: int, baseline_count: int) -> bool:
         """Enough data on both sides; an untested window is "no evidence", never a 0 % share."""
@@ -118,8 +130,9 @@ class SpikeRules:
         return observed_share - baseline_share >= self.min_rise
 
     def is_spike(self, c: ShareComparison) -> bool:
-        """The rule for one window tested alone (a family of one): testable, exact p-value within the
-        false-discovery rate, and a large enough rise. The detector corrects across a step's family."""
+        """The rule for one window tested alone (a family of one) at the full rate: testable, exact p-value
+        within the false-discovery rate, and a large enough rise. The detector corrects across a step's family
+        and weighs each window by its length (``rate_weight``)."""
         p = float(fisher_upper_p(c.window_negative, c.window_count, c.baseline_negative, c.baseline_count))
         return (
             self.is_testable(c.window_count, c.baseline_count)

@@ -130,8 +130,9 @@ def test_backfill_of_a_year_steps_through_everything_quickly(session_factory):
     # No silent skip: the evaluated steps cover the whole history, every 10 minutes.
     assert result.evaluated_from <= first and result.now == last
     assert result.steps == -(-(last - result.evaluated_from) // timedelta(minutes=10))
-    opened = sorted(a.opened_at for a in all_alerts(session_factory) if a.scope == "Macro")
-    assert len(opened) == 2 and all(b < o <= b + timedelta(hours=5) for b, o in zip(bursts, opened, strict=True))
+    opened = [a.opened_at for a in all_alerts(session_factory) if a.scope == "Macro"]
+    # Each burst opens one Macro episode within 5 h; any other Macro episode is noise, counted below.
+    assert all(sum(b < o <= b + timedelta(hours=5) for o in opened) == 1 for b in bursts), opened
     with transaction(session_factory) as session:
         groups = session.scalars(select(AlertGroup)).all()
     alerts = all_alerts(session_factory)
@@ -140,7 +141,9 @@ def test_backfill_of_a_year_steps_through_everything_quickly(session_factory):
         assert {a.scope for a in during} == {"Macro", ALL_TOPICS} and len({a.group_id for a in during}) == 1
     with transaction(session_factory) as session:
         groups = session.scalars(select(AlertGroup)).all()
-    assert len(groups) - len(bursts) <= 12  # binomial noise over a year: at most one false alert a month
+    # Binomial noise over a year: at most one false alert a month (4 at the defaults: 1 d and 3 d windows of
+    # 24-48 articles tested at the full rate).
+    assert len(groups) - len(bursts) <= 12
     assert check_alerts(AlertSettings(), session_factory).steps == 0  # the checkpoint is at the end
     with pytest.raises(BackfillOverlap, match="already evaluated"):
         backfill_alerts(AlertSettings(), session_factory, since=first)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from monitor.alerts.counts import BucketCounts
 from monitor.alerts.scan import Scan
@@ -39,9 +40,14 @@ def test_window_sums_match_a_direct_sum():
     assert list(n0) == [int(counts.total["T0"][x - 5 - 72:x - 5].sum()) for x in j]
 
 
-def test_sparse_candidates_equal_benjamini_hochberg_over_the_full_family():
+@pytest.mark.parametrize(("full_rate_minutes", "rate"), [(1440, 0.2), (60, 0.01)])
+def test_sparse_candidates_equal_weighted_benjamini_hochberg_over_the_full_family(full_rate_minutes, rate):
+    """The sparse scan decides exactly as Benjamini-Hochberg over every test of a step, on p / weight
+    (weight = window length / full_rate_minutes, at most 1); 60 is every window at the full rate."""
+    weights_mattered = False
     for seed in range(4):
-        rules = SpikeRules(min_count=5, min_baseline_count=20, false_discovery_rate=0.01, min_rise=0.1)
+        rules = SpikeRules(min_count=5, min_baseline_count=20, false_discovery_rate=rate, min_rise=0.1,
+                           full_rate_minutes=full_rate_minutes)
         scan = Scan(random_counts(seed), rules, scales=[6, 36], baseline=72, first=108, first_event=START)
         keys, ps, larges = [], [], []
         for scope in scan.scopes:
@@ -51,13 +57,17 @@ def test_sparse_candidates_equal_benjamini_hochberg_over_the_full_family():
                 ps.append(p)
                 larges.append(large)
         p_matrix, large = np.column_stack(ps), np.column_stack(larges)
+        weights = np.array([min(1.0, scale * 10 / full_rate_minutes) for _, scale in keys])
         expected = {}
         for row in range(len(scan.steps)):
-            rejected = benjamini_hochberg(p_matrix[row], rules.false_discovery_rate) & large[row]
+            rejected = benjamini_hochberg(p_matrix[row] / weights, rules.false_discovery_rate) & large[row]
             if rejected.any():
                 expected[int(scan.steps[row])] = {keys[c] for c in np.flatnonzero(rejected)}
+            unweighted = benjamini_hochberg(p_matrix[row], rules.false_discovery_rate) & large[row]
+            weights_mattered |= bool((unweighted != rejected).any())
         got = {j: {(c.scope, c.scale) for c in cs} for j, cs in scan.candidates().items()}
         assert got == expected and expected  # the family is corrected the same way, and something fired
+    assert weights_mattered == (full_rate_minutes > 60)  # the case tells weighted from plain apart
 
 
 def test_rare_scope_borrows_the_all_topics_baseline_only_once_data_covers_it():
@@ -73,3 +83,23 @@ def test_rare_scope_borrows_the_all_topics_baseline_only_once_data_covers_it():
     late_start = Scan(counts, rules, scales=[6], baseline=72, first=100, first_event=START + STEP * 150)
     n0, _ = late_start.baseline_counts("IPO", 6, np.array([195]))
     assert n0[0] == 0  # data began inside the baseline: a thin baseline says nothing about rarity
+
+
+@pytest.mark.parametrize(("step", "rejected"), [(timedelta(minutes=10), False), (timedelta(hours=4), True)])
+def test_a_short_window_gets_its_share_of_the_rate(step, rejected):
+    """The same counts in six buckets: as a 1 h window (weight 1/24) they are not enough at a rate that
+    rejects them as a 1 d window (weight 1). A short window looks 24 times as often, so it must be 24 times
+    as sure."""
+    counts = BucketCounts(START, step, 60)
+    for b in range(54):
+        counts.add(ALL_TOPICS, b, 4, 1 if b % 2 else 0)  # baseline: 1 in 8 negative
+    for b in range(54, 60):
+        counts.add(ALL_TOPICS, b, 3, 2)  # window: 12 of 18 negative
+    rules = SpikeRules(min_count=10, min_baseline_count=30, min_rise=0.15)
+    probe = Scan(counts, rules, scales=[6], baseline=48, first=59, first_event=START)
+    p, _ = probe._test(ALL_TOPICS, 6)
+    assert 1e-9 < p[0] < 1e-3
+    rules = SpikeRules(min_count=10, min_baseline_count=30, min_rise=0.15, false_discovery_rate=2 * float(p[0]))
+    scan = Scan(counts, rules, scales=[6], baseline=48, first=59, first_event=START)
+    assert scan.weight(6) == pytest.approx(1 / 24 if step == timedelta(minutes=10) else 1.0)
+    assert bool(scan.candidates()) is rejected
