@@ -1,18 +1,18 @@
 """Does the product's own loop teach the model a new domain? Labels in, warm retrain, negative recall and alerts out.
 
-    python bench/loop.py [--base DIR] [--budgets 100 300 1000] [--hold-out stock-tweets-taborda] [--work DIR]
-                         [--mode warm|scratch] [--scratch-preset quick] [--label-classes negative,positive]
+    python bench/loop.py [--base DIR | --base-preset quick|full] [--budgets 100 300 1000]
+                         [--hold-out stock-tweets-taborda] [--work DIR] [--mode warm|scratch]
+                         [--scratch-preset quick] [--label-classes negative,positive]
 
 One retail-investor corpus is held out as the "new domain" (default: stock-tweets-taborda, CC BY 4.0, positive,
-neutral and negative tweets). A base model is trained without it (`monitor train --preset quick
---domains <the others>`), or --base names one that was. Then, for each budget N, exactly as an operator
+neutral and negative tweets). A base model is trained without it (`monitor train --preset quick --domains <the
+others>`, or --base-preset full), or --base names one that was. Then, for each budget N, exactly as an operator
 would, in a fresh database: `monitor db upgrade`, `monitor models register BASE --champion`, `monitor labels
-import` N labels drawn (stratified, seeded) from the held-out corpus's train split, and `monitor jobs run
-retrain --force` (warm start from the champion, the default; `--mode scratch` trains the scratch preset from
-the backbone on the base model's corpora plus the labels instead, to compare the two). Each model (base,
-then each candidate) is scored on the held-out corpus's valid split, never trained on: accuracy, negative
-recall, the ROC AUC of p_negative (negative vs the rest) and the share called negative; and on the base valid
-sets (forgetting).
+import` N labels drawn (stratified, seeded) from the held-out corpus's train split, and `monitor jobs run retrain
+--force` (warm start from the champion, the default; `--mode scratch` trains the scratch preset from the backbone
+on the base model's corpora plus the labels instead, to compare the two). Each model (base, then each candidate) is
+scored on the held-out corpus's valid split, never trained on: accuracy, negative recall, the ROC AUC of p_negative
+(negative vs the rest) and the share called negative; and on the base valid sets (forgetting).
 Its predictions then replay two streams of bench/alerts.py made of those valid texts through the real detector
 with default settings: "retail" (~30 a day, 120 days, 15-25 % negative, 8 bearish days) and "two-class" (shaped
 like issue 16's private stream: bullish/bearish only, ~27 a day for a year, 45 % bearish, 9 days at 90-100 %):
@@ -138,6 +138,8 @@ def report(name: str, model_dir: Path, corpus: str, admin_url: str, **extra) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=Path, help="model trained without the held-out corpus (default: train one)")
+    parser.add_argument("--base-preset", default="quick", choices=["quick", "full"],
+                        help="preset of the base model trained when --base is not given (full: 15 min idle)")
     parser.add_argument("--budgets", type=int, nargs="+", default=[100, 300, 1000])
     parser.add_argument("--hold-out", default="stock-tweets-taborda", choices=sorted(DOMAIN_CORPORA))
     parser.add_argument("--mode", choices=["warm", "scratch"], default="warm",
@@ -165,10 +167,10 @@ def main(argv: list[str] | None = None) -> int:
 
     base = args.base
     if base is None:
-        base = args.work / "base"
+        base = args.work / ("base" if args.base_preset == "quick" else f"base-{args.base_preset}")
         if not (base / "config.json").is_file():
             started = time.perf_counter()
-            monitor(["train", "--preset", "quick", "--out", str(base), "--version", "loop-base",
+            monitor(["train", "--preset", args.base_preset, "--out", str(base), "--version", "loop-base",
                      "--domains", ",".join(others) or "none"], env, log)
             print(f"# base model trained in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     trained_on = json.loads((base / "config.json").read_text())["training"]["arguments"].get("domains") or []
