@@ -50,6 +50,7 @@ def backfill(
 def status() -> None:
     """Per scope: article rate, which window scales can decide now, or why there is too little data."""
     from monitor.alerts import describe_scopes
+    from monitor.alerts.detector import rules_from_settings
     from monitor.alerts.status import scale_label
     from monitor.store import transaction
 
@@ -59,8 +60,12 @@ def status() -> None:
     if now is None:
         typer.echo("no articles stored yet; nothing to decide on")
         return
-    typer.echo(f"at {now.isoformat()} (latest event time); windows {', '.join(map(scale_label, _scales(settings)))}; "
-               f"tickers named fewer than {settings.alerts.min_count} times lately are not listed")
+    rules = rules_from_settings(settings.alerts)
+    levels = ", ".join(f"{scale_label(m)} at {settings.alerts.false_discovery_rate * rules.rate_weight(m):.3g}"
+                       for m in _scales(settings))
+    typer.echo(f"at {now.isoformat()} (latest event time); windows {levels} (false-discovery rate before the "
+               f"correction across scopes); tickers named fewer than {settings.alerts.min_count} times lately are "
+               "not listed")
     for s in scopes:
         counts = " ".join(f"{scale_label(x.window_minutes)}:{x.window_count}/{x.baseline_count}" for x in s.scales)
         typer.echo(f"  {_scope(s.scope):<28} {s.articles_per_day:8.1f}/day  {s.verdict}  [window/baseline {counts}]")

@@ -102,6 +102,8 @@ def test_alerts_backfill_status_and_list_show_the_opening_figures(session_factor
     status = run_cli("alerts", "status", database_url=database_url, **env)
     assert status.returncode == 0, status.stderr
     assert "Earnings" in status.stdout and "decides on 1 h, 6 h windows" in status.stdout
+    # Each window length's share of the rate (0.005 x length / 1 d, at most all of it).
+    assert "windows 1 h at 0.000208, 6 h at 0.00125, 1 d at 0.005, 3 d at 0.005" in status.stdout
     filled = run_cli("alerts", "backfill", database_url=database_url, **env)
     assert filled.returncode == 0, filled.stderr
     assert "opened   #" in filled.stdout and "Earnings" in filled.stdout
