@@ -35,7 +35,7 @@ from sqlalchemy import Engine, text
 
 from monitor.local import EmbeddedBroker, reachable_local_postgres
 from monitor.local.postgres import create_database, drop_database
-from monitor.settings import DatabaseSettings, KafkaSettings, Settings
+from monitor.settings import DatabaseSettings, KafkaSettings, Settings, StreamSettings
 from monitor.store import make_engine, make_session_factory, migrate
 from monitor.stream import StaticModelSource, build_worker, ensure_topic
 
@@ -247,7 +247,8 @@ def parse() -> argparse.Namespace:
         help="the worker's flush size (default: the device's, 128 on CPU, 1024 on CUDA); sorted by length, "
         "then cut into forward passes",
     )
-    p.add_argument("--max-wait-ms", type=int, default=200)
+    p.add_argument("--max-wait-ms", type=int, default=StreamSettings().max_wait_ms,
+                   help="the worker's flush deadline (default: MONITOR_STREAM__MAX_WAIT_MS's default)")
     p.add_argument("--serial", action="store_true", help="no overlap: each batch committed before the next poll")
     p.add_argument("--partitions", type=int, default=3)
     p.add_argument("--baseline-n", type=int, default=300, help="texts for the one-at-a-time baseline")
