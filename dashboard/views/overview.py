@@ -15,10 +15,12 @@ STALE_AFTER = timedelta(seconds=settings.dashboard.stale_worker_seconds)
 
 
 def topic_picker(series: pd.DataFrame, alerting: list[str]) -> list[str]:
-    """The busiest topics, plus every topic that alerted in the range (the story the page should tell)."""
+    """Every topic that alerted in the range, then the busiest others up to five (the story the page should
+    tell); an alerting topic that is also among the busiest does not take a busy topic's place."""
     ranked = shaping.top_topics(series, n=len(TOPIC_LABELS) + 50)
     options = list(dict.fromkeys([*alerting, *ranked, *TOPIC_LABELS]))
-    default = list(dict.fromkeys([*alerting, *ranked[: max(1, 5 - len(alerting))]]))
+    others = [t for t in ranked if t not in alerting]
+    default = list(dict.fromkeys([*alerting, *others[: max(1, 5 - len(alerting))]]))
     return st.multiselect(
         "Topics", options, default=default, key="overview_topics", placeholder="choose topics to draw"
     )
