@@ -1,7 +1,7 @@
 """Replay dated, labeled streams through the real detector and print burst-day recall and false alerts.
 
     python bench/alerts.py [--stream demo|low-volume|retail|two-class|busy|taborda|surge ...] [--model DIR]
-                           [--database-url URL]
+                           [--seed N] [--database-url URL]
 
 Each stream is written as article and prediction rows into a fresh Postgres database (the local one at
 127.0.0.1:5432, or --database-url's server), then `backfill` evaluates all of its history with the
@@ -190,13 +190,15 @@ def labeled_days_stream(name: str, path: Path, text_col: str, label_col: str, ti
     return Stream(name, posts, days, f"labeled posts only; burst days: >= {min_posts} posts, >= {share:.0%} negative")
 
 
-def streams(wanted: list[str]) -> list[Stream]:
+def streams(wanted: list[str], seed: int | None = None) -> list[Stream]:
+    """The named streams; ``seed`` redraws the synthetic ones that take one (low-volume, two-class, busy)."""
+    seeded = {} if seed is None else {"seed": seed}
     makers = {
         "demo": demo_stream,
-        "low-volume": low_volume_stream,
+        "low-volume": lambda: low_volume_stream(**seeded),
         "retail": retail_stream,
-        "two-class": two_class_stream,
-        "busy": busy_stream,
+        "two-class": lambda: two_class_stream(**seeded),
+        "busy": lambda: busy_stream(**seeded),
         "taborda": lambda: labeled_days_stream("taborda", SHARED / "stock-market-tweets-taborda" / "labeled.csv",
                                                "text", "label", "created_at", {"negative"}),
         "surge": lambda: labeled_days_stream("surge", SHARED / "surge-stock-sentiment" / "sentiment.csv",
@@ -290,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream", action="append",
                         choices=["demo", "low-volume", "retail", "two-class", "busy", "taborda", "surge"])
     parser.add_argument("--model", type=Path, help="also replay with this model directory's predictions")
+    parser.add_argument("--seed", type=int, help="redraw the low-volume, two-class and busy streams with this seed")
     parser.add_argument("--database-url", help="admin URL of a Postgres server (default: 127.0.0.1:5432)")
     args = parser.parse_args(argv)
     admin_url = args.database_url or reachable_local_postgres()
@@ -298,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     from monitor.settings import Settings
 
     settings = Settings().alerts
-    for stream in streams(args.stream or ["demo", "low-volume", "taborda", "surge"]):
+    for stream in streams(args.stream or ["demo", "low-volume", "taborda", "surge"], args.seed):
         stream.posts.sort(key=lambda p: p.at)
         print(json.dumps(run(stream, [p.sentiment for p in stream.posts], "true", admin_url, settings)), flush=True)
         if args.model:
