@@ -210,15 +210,21 @@ def streams(wanted: list[str], seed: int | None = None) -> list[Stream]:
 
 def model_labels(model_dir: Path, posts: list[Post]) -> tuple[list[str], list[str]]:
     """The model's sentiment and topic for every post (the topic scopes become the model's)."""
+    read = read_distinct(model_dir, [post.text for post in posts])
+    predictions = [read[post.text] for post in posts]
+    return [p.sentiment for p in predictions], [p.topic for p in predictions]
+
+
+def read_distinct(model_dir: Path, texts: list[str]) -> dict:
+    """The model's prediction of each distinct text, read once (the streams repeat texts)."""
     from monitor.model.predictor import Predictor
 
     predictor = Predictor.from_directory(model_dir)
-    texts = sorted({post.text for post in posts})  # streams repeat texts: read each once
+    distinct = sorted(set(texts))
     read = {}
-    for i in range(0, len(texts), 512):
-        read.update(zip(texts[i:i + 512], predictor.predict(texts[i:i + 512]), strict=True))
-    predictions = [read[post.text] for post in posts]
-    return [p.sentiment for p in predictions], [p.topic for p in predictions]
+    for i in range(0, len(distinct), 512):
+        read.update(zip(distinct[i:i + 512], predictor.predict(distinct[i:i + 512]), strict=True))
+    return read
 
 
 def write(posts: list[Post], labels: list[str], factory, topics: list[str] | None = None) -> None:

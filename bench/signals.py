@@ -40,16 +40,8 @@ FALSE_DAYS = (1, 3, 6, 12)
 
 def read(model_dir: Path, texts: list[str]) -> dict[str, tuple[bool, float, float]]:
     """Each distinct text once: (called negative, p_negative, p_negative / (p_negative + p_positive))."""
-    from monitor.model.predictor import Predictor
-
-    predictor = Predictor.from_directory(model_dir)
-    distinct = sorted(set(texts))
-    out = {}
-    for i in range(0, len(distinct), 512):
-        chunk = distinct[i:i + 512]
-        for text, p in zip(chunk, predictor.predict(chunk), strict=True):
-            out[text] = (p.sentiment == "negative", p.p_negative, p.p_negative / max(p.p_negative + p.p_positive, 1e-9))
-    return out
+    return {text: (p.sentiment == "negative", p.p_negative, p.p_negative / max(p.p_negative + p.p_positive, 1e-9))
+            for text, p in alert_bench.read_distinct(model_dir, texts).items()}
 
 
 def day_p_values(days: dict[int, list[tuple]], baseline_days: int) -> dict[str, dict[int, float]]:
