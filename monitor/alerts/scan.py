@@ -99,8 +99,13 @@ class Scan:
         return _span(total, j + 1 - scale, j + 1), _span(negative, j + 1 - scale, j + 1)
 
     def baseline_counts(self, scope: str, scale: int, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The scope's own baseline; a scope too rare to have one, once data covers the whole baseline,
-        borrows the baseline of all topics (a burst in a quiet scope is exactly what should alert)."""
+        """The scope's own baseline; one too thin for a test (under ``min_baseline_count`` articles), once data
+        covers the whole baseline, is filled up to that count with articles at the all-topics share.
+
+        The fill is a prior of fixed strength, not a replacement: a quiet scope with no history is judged
+        against the all-topics share (a burst in a quiet scope is exactly what should alert), while a ticker
+        named mostly in bearish posts keeps what its own few posts say is usual for it. Judging it against
+        thousands of all-topics articles instead would call its ordinary share a surge."""
         total, negative = self._prefix[scope]
         lo, hi = j + 1 - scale - self.baseline, j + 1 - scale
         n0, k0 = _span(total, lo, hi), _span(negative, lo, hi)
@@ -108,9 +113,11 @@ class Scan:
             return n0, k0
         # Data covers the baseline once the first event lies at or before the baseline's start.
         covered = lo >= (self.first_event - self.counts.start) / self.counts.step
-        borrow = covered & (n0 < self.rules.min_baseline_count)
         all_n0, all_k0 = self.baseline_counts(ALL_TOPICS, scale, j)
-        return np.where(borrow, all_n0, n0), np.where(borrow, all_k0, k0)
+        fill = np.where(covered & (all_n0 >= self.rules.min_baseline_count),
+                        np.maximum(self.rules.min_baseline_count - n0, 0), 0)
+        all_share = np.divide(all_k0, all_n0, out=np.zeros(len(all_n0)), where=all_n0 > 0)
+        return n0 + fill, k0 + np.rint(fill * all_share).astype(np.int64)
 
     def weight(self, scale: int) -> float:
         """The window length's share of the false-discovery rate (``SpikeRules.rate_weight``)."""

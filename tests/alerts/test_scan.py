@@ -70,19 +70,43 @@ def test_sparse_candidates_equal_weighted_benjamini_hochberg_over_the_full_famil
     assert weights_mattered == (full_rate_minutes > 60)  # the case tells weighted from plain apart
 
 
-def test_rare_scope_borrows_the_all_topics_baseline_only_once_data_covers_it():
+def test_thin_scope_baseline_is_filled_at_the_all_topics_share_only_once_data_covers_it():
     counts = BucketCounts(START, STEP, 200)
     for b in range(200):
-        counts.add(ALL_TOPICS, b, 5, 0)
+        counts.add(ALL_TOPICS, b, 5, 1 if b % 2 else 0)  # all topics: 10 % negative
     counts.add("IPO", 190, 3, 3)
     counts.add(ALL_TOPICS, 190, 3, 3)
     rules = SpikeRules(min_baseline_count=30)
     covered = Scan(counts, rules, scales=[6], baseline=72, first=100, first_event=START)
-    n0, _ = covered.baseline_counts("IPO", 6, np.array([195]))
-    assert n0[0] == 72 * 5  # IPO has no baseline of its own: all topics' is used
+    n0, k0 = covered.baseline_counts("IPO", 6, np.array([195]))
+    assert (n0[0], k0[0]) == (30, 3)  # no history of its own: 30 articles at the all-topics 10 %
     late_start = Scan(counts, rules, scales=[6], baseline=72, first=100, first_event=START + STEP * 150)
     n0, _ = late_start.baseline_counts("IPO", 6, np.array([195]))
     assert n0[0] == 0  # data began inside the baseline: a thin baseline says nothing about rarity
+
+
+def test_thin_scope_keeps_what_its_own_history_says_is_usual():
+    """A ticker named mostly in bearish posts: 8 of its 10 earlier posts negative. Against the all-topics
+    10 % alone, 7 of 10 negative now would be a surge; against its own history (filled to 30) it is not."""
+    counts = BucketCounts(START, STEP, 200)
+    for b in range(200):
+        counts.add(ALL_TOPICS, b, 5, 1 if b % 2 else 0)
+    for b in range(130, 140):
+        counts.add("$XYZ", b, 1, 1 if b < 138 else 0)
+    for b in range(190, 200):
+        counts.add("$XYZ", b, 1, 1 if b < 197 else 0)
+    rules = SpikeRules(min_count=10, min_baseline_count=30, false_discovery_rate=0.01, full_rate_minutes=60)
+    scan = Scan(counts, rules, scales=[10], baseline=72, first=199, first_event=START)
+    n0, k0 = scan.baseline_counts("$XYZ", 10, np.array([199]))
+    assert (n0[0], k0[0]) == (30, 8 + 2)  # its own 10 (8 negative), then 20 at 10 %
+    assert "$XYZ" not in {c.scope for cs in scan.candidates().values() for c in cs}
+    quiet = BucketCounts(START, STEP, 200)  # the same window in a scope with no history: a surge
+    quiet.total, quiet.negative = dict(counts.total), dict(counts.negative)
+    quiet.total["$XYZ"], quiet.negative["$XYZ"] = counts.total["$XYZ"].copy(), counts.negative["$XYZ"].copy()
+    quiet.total["$XYZ"][:150] = 0
+    quiet.negative["$XYZ"][:150] = 0
+    fresh = Scan(quiet, rules, scales=[10], baseline=72, first=199, first_event=START)
+    assert "$XYZ" in {c.scope for cs in fresh.candidates().values() for c in cs}
 
 
 @pytest.mark.parametrize(("step", "rejected"), [(timedelta(minutes=10), False), (timedelta(hours=4), True)])
