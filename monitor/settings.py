@@ -181,6 +181,15 @@ class AlertSettings(BaseModel):
         "the rate times its length over this (1 h: 1/24), since it looks that many more times a day. The "
         "shortest window length gives every window the full rate.",
     )
+    borrow_level: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description="A scope with fewer than MIN_BASELINE_COUNT baseline articles (a quiet ticker) is judged "
+        "against the all-topics baseline, unless its own articles are more negative than all topics' at this "
+        "one-sided level (a ticker usually named in bearish posts): then against its own, filled up to "
+        "MIN_BASELINE_COUNT at the all-topics share. 0: always borrow.",
+    )
     min_rise: float = Field(0.15, ge=0, le=1, description="Minimum absolute rise of the negative share.")
     resolve_margin: float = Field(
         0.5,
@@ -255,7 +264,7 @@ class LearningSettings(BaseModel):
     # so a new recipe setting is one field here.
     replay_per_corpus: int | None = Field(
         None, ge=10, json_schema_extra=_recipe("replay_per_corpus"),
-        description="Base-corpus train examples per task replayed in a warm retrain (default: the warm preset's 2000).",
+        description="Base-corpus train examples per task replayed in a warm retrain (default: the warm preset's 5000).",
     )
     domains: list[str] | None = Field(
         None, json_schema_extra=_recipe("domains"),

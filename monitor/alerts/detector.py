@@ -61,6 +61,7 @@ def rules_from_settings(settings: AlertSettings) -> SpikeRules:
         min_rise=settings.min_rise,
         resolve_margin=settings.resolve_margin,
         full_rate_minutes=settings.full_rate_minutes,
+        borrow_level=settings.borrow_level,
     )
 
 

@@ -73,6 +73,39 @@ class Candidate:
     p_value: float
 
 
+@dataclass(frozen=True)
+class _Baselines:
+    """A scope's own baseline counts, all topics' over the same span, and where the scope's own is thin."""
+
+    n0: np.ndarray
+    k0: np.ndarray
+    all_n0: np.ndarray
+    all_k0: np.ndarray
+    thin: np.ndarray
+
+    def borrowed(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.where(self.thin, self.all_n0, self.n0), np.where(self.thin, self.all_k0, self.k0)
+
+    def choose(self, rows: np.ndarray, rules: SpikeRules) -> tuple[np.ndarray, np.ndarray]:
+        """The borrowed baseline, except in those thin ``rows`` whose own articles are more negative than all
+        topics' (one-sided Fisher p < ``rules.borrow_level``): there the own ones, filled up to
+        ``min_baseline_count`` at the all-topics share. Testing only ``rows`` keeps a scan cheap: a filled
+        baseline only ever raises a p-value, so only rows that would fire borrowing need the test."""
+        n0, k0 = self.borrowed()
+        rows = rows & self.thin
+        if rules.borrow_level <= 0 or not rows.any():
+            return n0, k0
+        worse = np.zeros(len(n0), dtype=bool)
+        worse[rows] = fisher_upper_p(self.k0[rows], self.n0[rows], self.all_k0[rows], self.all_n0[rows]) \
+            < rules.borrow_level
+        fill = rules.min_baseline_count - self.n0[worse]
+        share_all = self.all_k0[worse] / self.all_n0[worse]
+        n0, k0 = n0.copy(), k0.copy()
+        n0[worse] = self.n0[worse] + fill
+        k0[worse] = self.k0[worse] + np.rint(fill * share_all).astype(np.int64)
+        return n0, k0
+
+
 class Scan:
     """Evaluation steps j in [first, n_buckets): windows ending at ``counts.start + (j+1)*step``."""
 
@@ -100,24 +133,27 @@ class Scan:
 
     def baseline_counts(self, scope: str, scale: int, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The scope's own baseline; one too thin for a test (under ``min_baseline_count`` articles), once data
-        covers the whole baseline, is filled up to that count with articles at the all-topics share.
+        covers the whole baseline, borrows strength from all topics.
 
-        The fill is a prior of fixed strength, not a replacement: a quiet scope with no history is judged
-        against the all-topics share (a burst in a quiet scope is exactly what should alert), while a ticker
-        named mostly in bearish posts keeps what its own few posts say is usual for it. Judging it against
-        thousands of all-topics articles instead would call its ordinary share a surge."""
+        It borrows the whole all-topics baseline (a burst in a quiet scope is exactly what should alert), unless
+        its own few baseline articles already say it is usually more negative than all topics (one-sided exact
+        test at ``SpikeRules.borrow_level``), as for a ticker named mostly in bearish posts: judged against
+        thousands of all-topics articles, its ordinary share would read as a surge. Such a scope keeps its own
+        articles, filled up to ``min_baseline_count`` at the all-topics share."""
+        base = self._baselines(scope, scale, j)
+        return base.choose(base.thin, self.rules)
+
+    def _baselines(self, scope: str, scale: int, j: np.ndarray) -> _Baselines:
         total, negative = self._prefix[scope]
         lo, hi = j + 1 - scale - self.baseline, j + 1 - scale
         n0, k0 = _span(total, lo, hi), _span(negative, lo, hi)
         if scope == ALL_TOPICS or ALL_TOPICS not in self._prefix or self.first_event is None:
-            return n0, k0
+            return _Baselines(n0, k0, n0, k0, np.zeros(len(n0), dtype=bool))
         # Data covers the baseline once the first event lies at or before the baseline's start.
         covered = lo >= (self.first_event - self.counts.start) / self.counts.step
         all_n0, all_k0 = self.baseline_counts(ALL_TOPICS, scale, j)
-        fill = np.where(covered & (all_n0 >= self.rules.min_baseline_count),
-                        np.maximum(self.rules.min_baseline_count - n0, 0), 0)
-        all_share = np.divide(all_k0, all_n0, out=np.zeros(len(all_n0)), where=all_n0 > 0)
-        return n0 + fill, k0 + np.rint(fill * all_share).astype(np.int64)
+        thin = covered & (n0 < self.rules.min_baseline_count) & (all_n0 >= self.rules.min_baseline_count)
+        return _Baselines(n0, k0, all_n0, all_k0, thin)
 
     def weight(self, scale: int) -> float:
         """The window length's share of the false-discovery rate (``SpikeRules.rate_weight``)."""
@@ -156,7 +192,17 @@ class Scan:
     def _test(self, scope: str, scale: int) -> tuple[np.ndarray, np.ndarray]:
         """p-values (NaN where the window is not testable) and whether each rise is large enough."""
         n, k = self.window(scope, scale, self.steps)
-        n0, k0 = self.baseline_counts(scope, scale, self.steps)
+        base = self._baselines(scope, scale, self.steps)
+        p, large = self._p_values(n, k, *base.borrowed())
+        # A thin scope keeps its own (filled) baseline where its own articles are usually more negative; that only
+        # raises p, so only the rows borrowing would let through are re-tested (the scan stays fast with tickers).
+        recheck = base.thin & (p / self.weight(scale) <= self.rules.false_discovery_rate)
+        if recheck.any():
+            n0, k0 = base.choose(recheck, self.rules)
+            p[recheck], large[recheck] = (a[recheck] for a in self._p_values(n, k, n0, k0))
+        return p, large
+
+    def _p_values(self, n, k, n0, k0) -> tuple[np.ndarray, np.ndarray]:
         testable = (n >= self.rules.min_count) & (n0 >= self.rules.min_baseline_count)
         rise = np.divide(k, n, out=np.zeros(len(n)), where=n > 0) - np.divide(k0, n0, out=np.zeros(len(n)),
                                                                                  where=n0 > 0)

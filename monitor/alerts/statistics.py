@@ -111,6 +111,9 @@ class SpikeRules:
     resolve_margin: float = 0.5
     # The window length tested at the full rate; a shorter one gets the rate times its share of this length.
     full_rate_minutes: int = 1440
+    # A scope too thin for its own baseline borrows all topics' unless its own articles are more negative than
+    # theirs at this one-sided level; 0: always borrow.
+    borrow_level: float = 0.01
 
     def rate_weight(self, window_minutes: int) -> float:
         """A window's share of the false-discovery rate (weighted Benjamini-Hochberg weight, at most 1).

@@ -70,7 +70,7 @@ def test_sparse_candidates_equal_weighted_benjamini_hochberg_over_the_full_famil
     assert weights_mattered == (full_rate_minutes > 60)  # the case tells weighted from plain apart
 
 
-def test_thin_scope_baseline_is_filled_at_the_all_topics_share_only_once_data_covers_it():
+def test_rare_scope_borrows_the_all_topics_baseline_only_once_data_covers_it():
     counts = BucketCounts(START, STEP, 200)
     for b in range(200):
         counts.add(ALL_TOPICS, b, 5, 1 if b % 2 else 0)  # all topics: 10 % negative
@@ -79,34 +79,67 @@ def test_thin_scope_baseline_is_filled_at_the_all_topics_share_only_once_data_co
     rules = SpikeRules(min_baseline_count=30)
     covered = Scan(counts, rules, scales=[6], baseline=72, first=100, first_event=START)
     n0, k0 = covered.baseline_counts("IPO", 6, np.array([195]))
-    assert (n0[0], k0[0]) == (30, 3)  # no history of its own: 30 articles at the all-topics 10 %
+    assert (n0[0], k0[0]) == (72 * 5, 36)  # IPO has no baseline of its own: all topics' is used
     late_start = Scan(counts, rules, scales=[6], baseline=72, first=100, first_event=START + STEP * 150)
     n0, _ = late_start.baseline_counts("IPO", 6, np.array([195]))
     assert n0[0] == 0  # data began inside the baseline: a thin baseline says nothing about rarity
 
 
-def test_thin_scope_keeps_what_its_own_history_says_is_usual():
-    """A ticker named mostly in bearish posts: 8 of its 10 earlier posts negative. Against the all-topics
-    10 % alone, 7 of 10 negative now would be a surge; against its own history (filled to 30) it is not."""
+def _usually_bearish_ticker(history: bool) -> BucketCounts:
+    """All topics 10 % negative; $XYZ 7 of 10 negative in the last 10 buckets and, with ``history``, 8 of 10
+    in its baseline before that."""
     counts = BucketCounts(START, STEP, 200)
     for b in range(200):
         counts.add(ALL_TOPICS, b, 5, 1 if b % 2 else 0)
-    for b in range(130, 140):
-        counts.add("$XYZ", b, 1, 1 if b < 138 else 0)
+    if history:
+        for b in range(130, 140):
+            counts.add("$XYZ", b, 1, 1 if b < 138 else 0)
     for b in range(190, 200):
         counts.add("$XYZ", b, 1, 1 if b < 197 else 0)
-    rules = SpikeRules(min_count=10, min_baseline_count=30, false_discovery_rate=0.01, full_rate_minutes=60)
-    scan = Scan(counts, rules, scales=[10], baseline=72, first=199, first_event=START)
+    return counts
+
+
+@pytest.mark.parametrize(("history", "borrow_level", "fires", "baseline"), [
+    (True, 0.01, False, (30, 8 + 2)),  # own 10 (8 negative) + 20 at 10 %: 7 of 10 now is its usual, no surge
+    (True, 0.0, True, (72 * 5, 36)),  # always borrow (the rule before): its usual share reads as a surge
+    (False, 0.01, True, (72 * 5, 36)),  # no history to say otherwise: a surge against all topics
+])
+def test_thin_scope_keeps_its_own_baseline_when_its_articles_are_usually_more_negative(
+        history, borrow_level, fires, baseline):
+    counts = _usually_bearish_ticker(history)
+    rules = SpikeRules(min_count=10, min_baseline_count=30, false_discovery_rate=0.01, full_rate_minutes=60,
+                       borrow_level=borrow_level)
+    scan = Scan(counts, rules, scales=[10], baseline=72, first=180, first_event=START)
     n0, k0 = scan.baseline_counts("$XYZ", 10, np.array([199]))
-    assert (n0[0], k0[0]) == (30, 8 + 2)  # its own 10 (8 negative), then 20 at 10 %
-    assert "$XYZ" not in {c.scope for cs in scan.candidates().values() for c in cs}
-    quiet = BucketCounts(START, STEP, 200)  # the same window in a scope with no history: a surge
-    quiet.total, quiet.negative = dict(counts.total), dict(counts.negative)
-    quiet.total["$XYZ"], quiet.negative["$XYZ"] = counts.total["$XYZ"].copy(), counts.negative["$XYZ"].copy()
-    quiet.total["$XYZ"][:150] = 0
-    quiet.negative["$XYZ"][:150] = 0
-    fresh = Scan(quiet, rules, scales=[10], baseline=72, first=199, first_event=START)
-    assert "$XYZ" in {c.scope for cs in fresh.candidates().values() for c in cs}
+    assert (int(n0[0]), int(k0[0])) == baseline
+    found = {(j, c.scope): c for j, cs in scan.candidates().items() for c in cs}
+    assert ((199, "$XYZ") in found) is fires
+    for (j, scope), candidate in found.items():  # the fast path and the figures agree on the baseline
+        assert scan.figures(scope, 10, j).p_value == pytest.approx(candidate.p_value)
+
+
+def test_thin_scope_baselines_agree_between_the_scan_and_the_figures_on_random_data():
+    """Quiet scopes, some usually more negative than all topics, all with bursts: the scan re-tests only the rows
+    that would fire when borrowing; every candidate's p-value must be the one its figures (and so the alert) show."""
+    quiet_fired = set()
+    for seed in range(3):
+        counts = random_counts(seed, scopes=8)
+        for s, usual in enumerate((0.1, 0.3, 0.6, 0.6)):
+            rng = np.random.default_rng(100 + seed + s)
+            total = rng.poisson(0.2, 600)
+            share = np.where(rng.random(600) < 0.08, 0.95, usual)
+            total[400:430] += 1  # one long burst, enough to fire against its own filled baseline too
+            share[400:430] = 1.0
+            for b in np.flatnonzero(total):
+                counts.add(f"$Q{s}", int(b), int(total[b]), int(rng.binomial(total[b], share[b])))
+        rules = SpikeRules(min_count=5, min_baseline_count=30, false_discovery_rate=0.05, full_rate_minutes=60)
+        scan = Scan(counts, rules, scales=[6, 36], baseline=144, first=200, first_event=START)
+        for j, candidates in scan.candidates().items():
+            for c in candidates:
+                assert scan.figures(c.scope, c.scale, j).p_value == pytest.approx(c.p_value)
+                if c.scope.startswith("$"):
+                    quiet_fired.add("own" if scan.figures(c.scope, c.scale, j).baseline_count == 30 else "borrowed")
+    assert quiet_fired == {"own", "borrowed"}  # both kinds of thin baseline fire, not only the busy scopes
 
 
 @pytest.mark.parametrize(("step", "rejected"), [(timedelta(minutes=10), False), (timedelta(hours=4), True)])
