@@ -264,6 +264,9 @@ def moment_line(figures: Mapping[str, Any] | None) -> str:
     """One moment of an episode (opening, peak or resolution) as one line of figures."""
     if not figures:
         return "not yet"
+    if figures.get("reason") == "expired":
+        return (f"expired at {figures['window_end'][:16].replace('T', ' ')} UTC: no window with enough articles "
+                f"since {figures['evidence_until'][:16].replace('T', ' ')} UTC, so no evidence either way")
     return (
         f"{figures['observed_share']:.0%} negative vs baseline {figures['baseline_share']:.0%} · "
         f"{figures['window_negative']} of {figures['window_count']} in "

@@ -197,6 +197,12 @@ class AlertSettings(BaseModel):
         le=1,
         description="Resolve when the rise over the frozen baseline falls below this fraction of min_rise.",
     )
+    expire_minutes: int = Field(
+        4320,
+        ge=0,
+        description="An open alert whose scope has had no window of MIN_COUNT articles for this long (event time) "
+        "resolves as expired: no evidence either way, so it stops holding its group open. 0: never.",
+    )
     cooldown_minutes: int = Field(60, ge=0, description="After resolving, no new alert for the scope this long.")
     check_interval_seconds: int = Field(60, ge=1, description="How often the scheduler runs the detector.")
     step_minutes: int = Field(

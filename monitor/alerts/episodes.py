@@ -39,6 +39,7 @@ class Follow:
     count: np.ndarray
     negative: np.ndarray
     resolve_at: int | None
+    expires: bool = False  # resolve_at is an expiry (no window with enough articles for EXPIRE_MINUTES)
 
 
 def scope_order(scope: str) -> tuple[int, str]:
@@ -111,7 +112,24 @@ class EpisodeBook:
         shares = np.divide(k, n, out=np.zeros(len(n)), where=thick)
         subsided = thick & (shares - frozen < self.rules.min_rise * self.rules.resolve_margin)
         resolve_at = int(steps[np.argmax(subsided)]) if subsided.any() else None
+        expire_at = self._expire_at(alert, steps, thick)
+        if expire_at is not None and (resolve_at is None or expire_at < resolve_at):
+            return Follow(alert, scale, steps, n, k, expire_at, expires=True)
         return Follow(alert, scale, steps, n, k, resolve_at)
+
+    def _expire_at(self, alert: Alert, steps: np.ndarray, thick: np.ndarray) -> int | None:
+        """The first step at which no window with enough articles has been seen for EXPIRE_MINUTES: a quiet
+        scope (a ticker named a few times a day) may never fill a window again, and an episode it leaves open
+        would hold its group open and cover later days with nothing to show for them."""
+        expire = self.settings.expire_minutes
+        if expire <= 0 or not len(steps):
+            return None
+        scan = self.scan
+        # The last window with enough articles ends at alert.window_end (set at opening and on each such window).
+        last_seen = (alert.window_end - scan.counts.start) / scan.counts.step - 1
+        seen = np.maximum.accumulate(np.where(thick, steps.astype(float), last_seen))
+        stale = (steps - np.maximum(seen, last_seen)) * scan.step_minutes >= expire
+        return int(steps[np.argmax(stale)]) if stale.any() else None
 
     def _settle(self, follow: Follow, until: int) -> None:
         """Peak and latest figures over the followed steps up to ``until``, thin windows left out."""
@@ -142,13 +160,21 @@ class EpisodeBook:
             alert = follow.alert
             alert.status, alert.resolved_at = "resolved", self.scan.time(j)
             at = int(np.flatnonzero(follow.steps == j)[0])
-            alert.resolution = self._frozen_figures(alert, int(follow.scale[at]), j).as_json()
+            resolution = self._frozen_figures(alert, int(follow.scale[at]), j).as_json()
+            resolution["reason"] = "expired" if follow.expires else "subsided"
+            if follow.expires:
+                resolution["evidence_until"] = alert.window_end.isoformat()
+            alert.resolution = resolution
             del self.open[scope]
             self.last_resolved[scope] = alert.resolved_at
             self.result.resolved.append(alert)
-            log.info("alert %s resolved for %s: negative share back to %.2f (n=%d, frozen baseline %.2f)",
-                     alert.id, scope, alert.resolution["observed_share"], alert.resolution["window_count"],
-                     alert.baseline_share)
+            if follow.expires:
+                log.info("alert %s expired for %s: no window of %d articles since %s", alert.id, scope,
+                         self.rules.min_count, alert.window_end.isoformat())
+            else:
+                log.info("alert %s resolved for %s: negative share back to %.2f (n=%d, frozen baseline %.2f)",
+                         alert.id, scope, alert.resolution["observed_share"], alert.resolution["window_count"],
+                         alert.baseline_share)
             session.flush()
             self._close_group_if_done(alert, session=session)
 

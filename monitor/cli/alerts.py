@@ -133,7 +133,10 @@ def _moment(f: dict[str, Any] | None) -> str:
 
 def _figures(alert: Alert) -> str:
     text = f"opened at {_moment(alert.opening)}; peak {_moment(alert.peak)}"
-    if alert.resolution:
+    if alert.resolution and alert.resolution.get("reason") == "expired":
+        text += (f"; expired at {alert.resolution['window_end'][:16]}: no window with enough articles since "
+                 f"{alert.resolution['evidence_until'][:16]}")
+    elif alert.resolution:
         text += f"; resolved at {_moment(alert.resolution)}"
     return text
 

@@ -203,3 +203,38 @@ def test_default_settings_catch_the_bursts_with_few_false_alerts(session_factory
     in_a_row = 2 if name == "two-class" else 0  # days 2 and 3 of the crash: no new opening, the episode is open
     assert figures["caught"] >= figures["burst_days"] - in_a_row, figures
     assert figures["false_alerts_per_30_days"] <= 1, figures
+
+
+@pytest.mark.parametrize("expire_minutes", [0, 3 * 24 * 60])
+def test_an_episode_in_a_scope_that_goes_quiet_expires_instead_of_staying_open(session_factory, expire_minutes):
+    """A burst in a quiet topic, then the topic falls silent while the feed goes on. Its wider windows still hold
+    the burst for three days (evidence it is still high); after that no window has enough articles, and after
+    EXPIRE_MINUTES more the episode resolves as expired and frees its group. 0 keeps it open for good."""
+    settings = RULES.model_copy(update={"expire_minutes": expire_minutes})
+    earnings = list(background(T0, 12, ["Earnings"], per_hour=3, negative=0.1, seed=1))
+    macro = list(background(T0, 12, ["Macro"], per_hour=30, negative=0.1, seed=2))
+    spike = burst(T0 + timedelta(hours=12), 60)
+    with transaction(session_factory) as session:
+        write_items(earnings + macro + spike, session=session)
+    check_alerts(settings, session_factory)
+    [alert] = [a for a in all_alerts(session_factory) if a.scope == "Earnings"]
+    assert alert.status == "open"
+    # Nine days of Macro only (event time moves on), with a trickle of Earnings below MIN_COUNT per window.
+    later = list(background(T0 + timedelta(hours=13), 9 * 24, ["Macro"], per_hour=2, negative=0.1, seed=3))
+    trickle = [Item(T0 + timedelta(days=1 + i, minutes=7), "Earnings", "negative", f"still bad {i}") for i in range(8)]
+    with transaction(session_factory) as session:
+        write_items(later + trickle, session=session)
+    check_alerts(settings, session_factory)
+    [alert] = [a for a in all_alerts(session_factory) if a.scope == "Earnings"]
+    if expire_minutes == 0:
+        assert alert.status == "open" and alert.resolution is None
+        return
+    assert alert.status == "resolved" and alert.resolution["reason"] == "expired"
+    evidence_until = datetime.fromisoformat(alert.resolution["evidence_until"])
+    assert evidence_until > T0 + timedelta(hours=14)  # the 1 d and 3 d windows kept holding the burst
+    assert timedelta(minutes=expire_minutes) <= alert.resolved_at - evidence_until
+    assert alert.resolved_at - evidence_until < timedelta(minutes=expire_minutes + settings.step_minutes)
+    with transaction(session_factory) as session:
+        group = session.get(AlertGroup, alert.group_id)
+        assert group.status == "resolved" or any(
+            a.status == "open" for a in session.scalars(select(Alert).where(Alert.group_id == group.id)))

@@ -347,3 +347,11 @@ def test_format_age(age, text):
 
 def test_format_span():
     assert [shaping.format_span(timedelta(minutes=m)) for m in (5, 120, 2880)] == ["5 min", "2 h", "2 d"]
+
+
+def test_an_expired_resolution_says_there_was_no_evidence_not_a_share():
+    figures = {"reason": "expired", "window_end": "2024-03-07T12:40:00+00:00",
+               "evidence_until": "2024-03-04T12:40:00+00:00", "observed_share": 1.0, "window_count": 1}
+    line = shaping.moment_line(figures)
+    assert line.startswith("expired at 2024-03-07 12:40 UTC") and "since 2024-03-04 12:40 UTC" in line
+    assert "%" not in line  # a one-article window's share is not shown as if it meant something
