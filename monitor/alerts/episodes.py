@@ -128,7 +128,7 @@ class EpisodeBook:
         # The last window with enough articles ends at alert.window_end (set at opening and on each such window).
         last_seen = (alert.window_end - scan.counts.start) / scan.counts.step - 1
         seen = np.maximum.accumulate(np.where(thick, steps.astype(float), last_seen))
-        stale = (steps - np.maximum(seen, last_seen)) * scan.step_minutes >= expire
+        stale = (steps - seen) * scan.step_minutes >= expire
         return int(steps[np.argmax(stale)]) if stale.any() else None
 
     def _settle(self, follow: Follow, until: int) -> None:
