@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from monitor.alerts.scan import baseline_note
 from monitor.store.orm import ALL_TOPICS
 
 ALL_TOPICS_LABEL = "All topics"
@@ -272,8 +273,13 @@ def moment_line(figures: Mapping[str, Any] | None) -> str:
         f"{figures['window_negative']} of {figures['window_count']} in "
         f"{format_span(timedelta(minutes=figures['window_minutes']))} "
         f"to {figures['window_end'][:16].replace('T', ' ')} UTC · baseline {figures['baseline_negative']} of "
-        f"{figures['baseline_count']} · z {figures['statistic']:.1f}, p {figures['p_value']:.2g}"
+        f"{figures['baseline_count']}{_against(figures)} · z {figures['statistic']:.1f}, p {figures['p_value']:.2g}"
     )
+
+
+def _against(figures: Mapping[str, Any]) -> str:
+    note = baseline_note(dict(figures))
+    return f" ({note})" if note else ""
 
 
 def alert_summary(alert: Mapping[str, Any]) -> str:

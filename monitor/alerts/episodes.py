@@ -150,7 +150,7 @@ class EpisodeBook:
     def _frozen_figures(self, alert: Alert, scale: int, j: int) -> Figures:
         span = (alert.baseline_start, datetime.fromisoformat(alert.opening["baseline_end"]))
         return self.scan.figures(alert.scope, scale, j, baseline=(alert.baseline_count, alert.baseline_negative),
-                                 baseline_span=span)
+                                 baseline_span=span, baseline_kind=alert.opening.get("baseline_kind"))
 
     def _resolve_due(self, j: int, follows: dict[str, Follow], *, session: Session) -> None:
         for scope in sorted([s for s, f in follows.items() if f.resolve_at == j and f.alert.status == "open"],

@@ -34,6 +34,10 @@ class Figures:
     baseline_negative: int
     statistic: float
     p_value: float
+    # What the window was judged against: "own" (the scope's own baseline), "borrowed" (a thin scope's, all
+    # topics' over the same span) or "filled" (a thin scope usually more negative than all topics: its own
+    # articles, filled up to MIN_BASELINE_COUNT at the all-topics share). None: not known (alerts stored before).
+    baseline_kind: str | None = None
 
     @property
     def observed_share(self) -> float:
@@ -45,6 +49,8 @@ class Figures:
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = asdict(self)
+        if out["baseline_kind"] is None:
+            del out["baseline_kind"]
         for key in ("window_start", "window_end", "baseline_start", "baseline_end"):
             out[key] = out[key].isoformat()
         out["observed_share"], out["baseline_share"] = self.observed_share, self.baseline_share
@@ -52,16 +58,27 @@ class Figures:
         return out
 
 
+BASELINE_KINDS = {
+    "borrowed": "all topics' baseline (too few articles of its own)",
+    "filled": "its own few articles, usually more negative, filled up to the minimum at all topics' share",
+}
+
+
+def baseline_note(figures: dict[str, Any] | None) -> str:
+    """What a thin scope's window was judged against, for people ("" for a scope's own baseline or unknown)."""
+    return BASELINE_KINDS.get((figures or {}).get("baseline_kind") or "", "")
+
+
 def figures_of(
     window_minutes: int, end: datetime, window: tuple[int, int], baseline: tuple[int, int],
-    baseline_span: tuple[datetime, datetime],
+    baseline_span: tuple[datetime, datetime], baseline_kind: str | None = None,
 ) -> Figures:
     n, k = window
     n0, k0 = baseline
     z = compare_shares(k, n, k0, n0).statistic
     p = float(fisher_upper_p(k, n, k0, n0))
     return Figures(window_minutes, end - timedelta(minutes=window_minutes), end, n, k, *baseline_span[:1],
-                   baseline_span[1], n0, k0, z, p)
+                   baseline_span[1], n0, k0, z, p, baseline_kind)
 
 
 @dataclass(frozen=True)
@@ -86,18 +103,29 @@ class _Baselines:
     def borrowed(self) -> tuple[np.ndarray, np.ndarray]:
         return np.where(self.thin, self.all_n0, self.n0), np.where(self.thin, self.all_k0, self.k0)
 
+    def usually_worse(self, rows: np.ndarray, rules: SpikeRules) -> np.ndarray:
+        """Those thin ``rows`` whose own baseline articles are more negative than all topics' (p < borrow_level)."""
+        rows = rows & self.thin
+        worse = np.zeros(len(self.n0), dtype=bool)
+        if rules.borrow_level > 0 and rows.any():
+            worse[rows] = fisher_upper_p(self.k0[rows], self.n0[rows], self.all_k0[rows], self.all_n0[rows]) \
+                < rules.borrow_level
+        return worse
+
+    def kind(self, rules: SpikeRules) -> list[str]:
+        """Per row, what ``choose(thin)`` judges against: "own", "borrowed" or "filled" (Figures.baseline_kind)."""
+        worse = self.usually_worse(self.thin, rules)
+        return ["filled" if w else "borrowed" if t else "own" for t, w in zip(self.thin, worse, strict=True)]
+
     def choose(self, rows: np.ndarray, rules: SpikeRules) -> tuple[np.ndarray, np.ndarray]:
         """The borrowed baseline, except in those thin ``rows`` whose own articles are more negative than all
         topics' (one-sided Fisher p < ``rules.borrow_level``): there the own ones, filled up to
         ``min_baseline_count`` at the all-topics share. Testing only ``rows`` keeps a scan cheap: a filled
         baseline only ever raises a p-value, so only rows that would fire borrowing need the test."""
         n0, k0 = self.borrowed()
-        rows = rows & self.thin
-        if rules.borrow_level <= 0 or not rows.any():
+        worse = self.usually_worse(rows, rules)
+        if not worse.any():
             return n0, k0
-        worse = np.zeros(len(n0), dtype=bool)
-        worse[rows] = fisher_upper_p(self.k0[rows], self.n0[rows], self.all_k0[rows], self.all_n0[rows]) \
-            < rules.borrow_level
         fill = rules.min_baseline_count - self.n0[worse]
         share_all = self.all_k0[worse] / self.all_n0[worse]
         n0, k0 = n0.copy(), k0.copy()
@@ -215,16 +243,19 @@ class Scan:
         return p, testable & (rise >= self.rules.min_rise)
 
     def figures(self, scope: str, scale: int, j: int, *, baseline: tuple[int, int] | None = None,
-                baseline_span: tuple[datetime, datetime] | None = None) -> Figures:
+                baseline_span: tuple[datetime, datetime] | None = None, baseline_kind: str | None = None) -> Figures:
+        """One window's figures against the baseline the scan judges it by, or against a given (frozen) one."""
         idx = np.array([j])
         n, k = self.window(scope, scale, idx)
         if baseline is None:
-            n0, k0 = self.baseline_counts(scope, scale, idx)
-            baseline = (int(n0[0]), int(k0[0]))
+            base = self._baselines(scope, scale, idx)
+            n0, k0 = base.choose(base.thin, self.rules)
+            baseline, baseline_kind = (int(n0[0]), int(k0[0])), base.kind(self.rules)[0]
             start = self.time(j - scale)
             baseline_span = (start - self.counts.step * self.baseline, start)
         assert baseline_span is not None
-        return figures_of(scale * self.step_minutes, self.time(j), (int(n[0]), int(k[0])), baseline, baseline_span)
+        return figures_of(scale * self.step_minutes, self.time(j), (int(n[0]), int(k[0])), baseline, baseline_span,
+                          baseline_kind)
 
     @property
     def step_minutes(self) -> int:

@@ -125,10 +125,13 @@ def _report(result: Any) -> None:
 def _moment(f: dict[str, Any] | None) -> str:
     if not f:
         return "-"
+    from monitor.alerts.scan import baseline_note
     from monitor.alerts.status import scale_label
 
+    note = baseline_note(f)
     return (f"{f['observed_share']:.0%} vs {f['baseline_share']:.0%} ({f['window_negative']} of {f['window_count']} "
-            f"in {scale_label(f['window_minutes'])} to {f['window_end'][:16]}, p={f['p_value']:.2g})")
+            f"in {scale_label(f['window_minutes'])} to {f['window_end'][:16]}, p={f['p_value']:.2g}"
+            f"{'; against ' + note if note else ''})")
 
 
 def _figures(alert: Alert) -> str:

@@ -122,3 +122,13 @@ def test_alerts_backfill_status_and_list_show_the_opening_figures(session_factor
 def test_alerts_status_on_an_empty_store(clean_db, database_url):
     res = run_cli("alerts", "status", database_url=database_url)
     assert res.returncode == 0 and "no articles stored yet" in res.stdout
+
+
+def test_a_listed_moment_says_when_a_thin_scope_was_judged_against_all_topics():
+    from monitor.cli.alerts import _moment
+
+    figures = {"observed_share": 0.7, "baseline_share": 0.11, "window_negative": 7, "window_count": 10,
+               "window_minutes": 1440, "window_end": "2024-03-07T12:40:00+00:00", "p_value": 1e-5}
+    assert "against" not in _moment(figures)  # its own baseline, or an alert stored before kinds were recorded
+    assert "against all topics' baseline" in _moment(figures | {"baseline_kind": "borrowed"})
+    assert "filled up to the minimum" in _moment(figures | {"baseline_kind": "filled"})

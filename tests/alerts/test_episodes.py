@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from monitor.alerts import BackfillOverlap, backfill_alerts, check_alerts, describe_scopes
 from monitor.alerts.counts import load_bucket_counts
+from monitor.alerts.payloads import alert_data
 from monitor.settings import AlertSettings
 from monitor.store import transaction
 from monitor.store.orm import ALL_TOPICS, Alert, AlertGroup, Article
@@ -113,6 +114,10 @@ def test_ticker_scopes_from_cashtags_and_the_tickers_field(session_factory):
     assert tsla.examples and all("$TSLA" in e["headline"] for e in tsla.examples)
     # The ticker had no baseline of its own: it is judged against all topics' (10 % negative).
     assert tsla.opening["baseline_count"] >= RULES.min_baseline_count and tsla.opening["baseline_share"] < 0.2
+    # ... and says so, at opening and in every later moment (the baseline is the episode's, frozen at opening).
+    assert tsla.opening["baseline_kind"] == tsla.peak["baseline_kind"] == "borrowed"
+    assert alert_data(tsla, dashboard_url="")["baseline"]["kind"] == "borrowed"
+    assert all(a.opening["baseline_kind"] == "own" for scope, a in scopes.items() if scope != "$TSLA")
 
 
 def test_backfill_of_a_year_steps_through_everything_quickly(session_factory):

@@ -355,3 +355,20 @@ def test_an_expired_resolution_says_there_was_no_evidence_not_a_share():
     line = shaping.moment_line(figures)
     assert line.startswith("expired at 2024-03-07 12:40 UTC") and "since 2024-03-04 12:40 UTC" in line
     assert "%" not in line  # a one-article window's share is not shown as if it meant something
+
+
+@pytest.mark.parametrize(("kind", "says"), [
+    ("borrowed", "all topics' baseline"), ("filled", "usually more negative"), ("own", None), (None, None),
+])
+def test_a_moment_says_what_a_thin_scope_was_judged_against(kind, says):
+    figures = {"observed_share": 0.7, "baseline_share": 0.11, "window_negative": 7, "window_count": 10,
+               "window_minutes": 1440, "window_end": "2024-03-07T12:40:00+00:00", "baseline_negative": 400,
+               "baseline_count": 3600, "statistic": 4.2, "p_value": 1e-5}
+    if kind is not None:
+        figures["baseline_kind"] = kind
+    line = shaping.moment_line(figures)
+    assert line.startswith("70% negative vs baseline 11%")
+    if says:
+        assert says in line
+    else:
+        assert "(" not in line  # a scope's own baseline (or an alert stored before kinds) adds nothing
