@@ -9,7 +9,13 @@ on valid with the raw and the model's temperature-scaled probabilities, and infe
 model versus running the two single-task models.
 
     .venv/bin/python bench/quality.py --preset full --out runs/quality        # trains three models
+    .venv/bin/python bench/quality.py --seeds 3 --out runs/quality            # three seeds each, mean +- spread
     .venv/bin/python bench/quality.py --multi models/full-1 --speed-only       # speed with untrained twins
+    .venv/bin/python bench/quality.py --models multi --teacher models/full-1   # cross-task pseudo-labels
+
+With --seeds N every model is trained with seeds 42, 43, ... (into OUT/seed-S/NAME) and scored; a "summary"
+line per model and task gives the mean, the spread (max - min) and the per-seed valid scores, and a "gap" line
+per task the shared model's mean minus the single-task model's (the parity the model issue asks for).
 """
 
 from __future__ import annotations
@@ -48,17 +54,19 @@ def emit(**record) -> None:
     print(json.dumps(record), flush=True)
 
 
-def obtain(name: str, given: Path | None, tasks: dict, args, opts) -> tuple:
-    """(model, tokenizer) loaded from ``given`` or trained with the recipe into ``opts.out/name``."""
+def obtain(name: str, given: Path | None, tasks: dict, args, opts, out: Path) -> tuple:
+    """(model, tokenizer) loaded from ``given`` or trained with the recipe into ``out/name``."""
     if given:
         return load_model(given)
     if opts.speed_only:
         model, tokenizer = build_model(args, tasks, opts.backbone)
         return model.eval(), tokenizer
-    out = Path(opts.out) / name
+    out = out / name
     started = time.perf_counter()
-    train_model(args, out=out, backbone=opts.backbone, tasks=tasks, version=f"bench-{name}")
-    emit(kind="train", model=name, seconds=round(time.perf_counter() - started, 1), out=str(out))
+    teacher = opts.teacher if name == "multi" else None  # the single-task references stay plain
+    train_model(args, out=out, backbone=opts.backbone, tasks=tasks, version=f"bench-{name}-{args.seed}",
+                teacher=teacher)
+    emit(kind="train", model=name, seed=args.seed, seconds=round(time.perf_counter() - started, 1), out=str(out))
     return load_model(out)
 
 
@@ -93,7 +101,9 @@ def sentiment_report(name: str, split: str, model, tokenizer, examples) -> None:
          negative_recall=round(report.per_class.get("negative", {}).get("recall", 0.0), 4))
 
 
-def score(name: str, model, tokenizer, data_root: Path) -> None:
+def score(name: str, model, tokenizer, data_root: Path) -> dict[str, tuple[float, float]]:
+    """Every score line of one model; returns its valid (accuracy, macro-F1) per task."""
+    found = {}
     for task in model.config.tasks:
         labels = model.config.tasks[task]
         folder = data_root / CORPORA[task]
@@ -110,6 +120,8 @@ def score(name: str, model, tokenizer, data_root: Path) -> None:
         for split, (y_true, y_pred) in splits.items():
             report = evaluate_task(task, y_true, y_pred, labels)
             emit(kind="score", model=name, task=task, split=split, **report.summary())
+            if split == "valid":
+                found[task] = (report.accuracy, report.macro_f1)
         calibration(name, task, model, tokenizer, valid)
     if "sentiment" in model.config.tasks:
         for corpus, task in DOMAIN_CORPORA.items():
@@ -123,9 +135,28 @@ def score(name: str, model, tokenizer, data_root: Path) -> None:
                 split="phrasebank",
                 reason=f"{path} not found (CC BY-NC-SA, not shipped)",
             )
-            return
+            return found
         examples = read_task_csv(path, "sentiment", model.config.tasks["sentiment"])
         sentiment_report(name, "phrasebank_50agree", model, tokenizer, examples)
+    return found
+
+
+def summarize(scores: dict[str, dict[str, list[tuple[float, float]]]], seeds: list[int]) -> None:
+    """Per model and task: mean and spread over the seeds; per task: shared minus single-task (means)."""
+    means = {}
+    for name, tasks in scores.items():
+        for task, values in tasks.items():
+            acc, f1 = [v[0] for v in values], [v[1] for v in values]
+            means[name, task] = (sum(acc) / len(acc), sum(f1) / len(f1))
+            emit(kind="summary", model=name, task=task, seeds=seeds, accuracy_mean=round(means[name, task][0], 4),
+                 accuracy_spread=round(max(acc) - min(acc), 4), macro_f1_mean=round(means[name, task][1], 4),
+                 macro_f1_spread=round(max(f1) - min(f1), 4), accuracy=[round(a, 4) for a in acc],
+                 macro_f1=[round(f, 4) for f in f1])
+    for task in ("topic", "sentiment"):
+        if ("multi", task) in means and (task, task) in means:
+            emit(kind="gap", task=task, seeds=seeds,
+                 accuracy=round(means["multi", task][0] - means[task, task][0], 4),
+                 macro_f1=round(means["multi", task][1] - means[task, task][1], 4))
 
 
 def timed_pass(models: list, texts: list[str], batch_size: int) -> float:
@@ -175,7 +206,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--limit", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--threads", type=int)
-    return p.parse_args(argv)
+    p.add_argument("--seeds", type=int, default=1, help="Train every model with this many seeds (42, 43, ...).")
+    p.add_argument("--models", default="multi,topic,sentiment",
+                   help="Which of multi, topic, sentiment to train or load (comma-separated).")
+    p.add_argument("--teacher", type=Path,
+                   help="Model directory whose confident predictions fill the shared model's missing labels.")
+    opts = p.parse_args(argv)
+    opts.models = [m.strip() for m in opts.models.split(",") if m.strip()]
+    if not opts.models or set(opts.models) - {"multi", "topic", "sentiment"}:
+        p.error("--models: name some of multi, topic, sentiment")
+    if opts.seeds < 1:
+        p.error("--seeds must be at least 1")
+    if opts.seeds > 1 and (opts.multi or opts.topic or opts.sentiment):
+        p.error("--seeds trains every model; it cannot be combined with --multi/--topic/--sentiment")
+    if opts.speed_only and set(opts.models) != {"multi", "topic", "sentiment"}:
+        p.error("--speed-only compares the shared model with both single-task models; leave --models out")
+    return opts
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,15 +231,28 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(opts.threads)
     if not (opts.data_root / CORPORA["topic"]).is_dir():
         sys.exit(f"{opts.data_root} has no {CORPORA['topic']}/; pass --data-root")
-    args = preset(opts.preset, epochs=opts.epochs, limit=opts.limit, max_steps=opts.max_steps)
-    emit(kind="recipe", preset=opts.preset, **{k: v for k, v in vars(args).items() if not isinstance(v, dict)})
-    multi = obtain("multi", opts.multi, TASK_LABELS, args, opts)
-    topic = obtain("topic", opts.topic, {"topic": TASK_LABELS["topic"]}, args, opts)
-    sentiment = obtain("sentiment", opts.sentiment, {"sentiment": TASK_LABELS["sentiment"]}, args, opts)
-    if not opts.speed_only:
-        for name, (model, tokenizer) in (("multi", multi), ("topic", topic), ("sentiment", sentiment)):
-            score(name, model, tokenizer, opts.data_root)
-    speed(multi, topic, sentiment, opts.data_root, opts.speed_texts, opts.batch_size)
+    if opts.teacher is not None and not (opts.teacher / "config.json").is_file():
+        sys.exit(f"--teacher {opts.teacher}: not a model directory (no config.json)")
+    seeds = list(range(42, 42 + opts.seeds))
+    tasks_of = {"multi": TASK_LABELS, "topic": {"topic": TASK_LABELS["topic"]},
+                "sentiment": {"sentiment": TASK_LABELS["sentiment"]}}
+    given = {"multi": opts.multi, "topic": opts.topic, "sentiment": opts.sentiment}
+    scores: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for seed in seeds:
+        args = preset(opts.preset, epochs=opts.epochs, limit=opts.limit, max_steps=opts.max_steps, seed=seed)
+        emit(kind="recipe", preset=opts.preset, teacher=str(opts.teacher) if opts.teacher else None,
+             **{k: v for k, v in vars(args).items() if not isinstance(v, dict)})
+        out = Path(opts.out) / f"seed-{seed}" if opts.seeds > 1 else Path(opts.out)
+        models = {name: obtain(name, given[name], tasks_of[name], args, opts, out) for name in opts.models}
+        if not opts.speed_only:
+            for name, (model, tokenizer) in models.items():
+                for task, value in score(name, model, tokenizer, opts.data_root).items():
+                    scores.setdefault(name, {}).setdefault(task, []).append(value)
+        if seed == seeds[0] and len(models) == 3:
+            speed(models["multi"], models["topic"], models["sentiment"], opts.data_root, opts.speed_texts,
+                  opts.batch_size)
+    if scores:
+        summarize(scores, seeds)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,10 @@ def train(
         None, "--domains", help="Comma-separated retail-investor corpora to train on too, or 'none' (default: all; "
         "a warm start: those its source model was trained on)."
     ),
+    teacher: Path = typer.Option(
+        None, "--teacher", help="Model directory whose confident predictions fill each train text's missing task "
+        "(cross-task pseudo-labels)."
+    ),
     request: Path = typer.Option(
         None, "--request", hidden=True, help="Run a JSON training request (the retrain job's hand-off) instead."
     ),
@@ -88,13 +92,14 @@ def train(
         preset.value, epochs=epochs, max_steps=max_steps, limit=limit, seed=seed, learning_rate=learning_rate,
         replay_per_corpus=replay, domains=_domains(domains),
     )
-    if init_from is not None:
-        from monitor.model.directory import ModelDirectory
+    from monitor.model.directory import ModelDirectory
 
-        ModelDirectory(init_from).check()
+    for given in (init_from, teacher):
+        if given is not None:
+            ModelDirectory(given).check()
     started = time.perf_counter()
     result = train_model(args, out=out, backbone=backbone, extra=extra, version=version, data_root=data_root,
-                         init_from=init_from)
+                         init_from=init_from, teacher=teacher)
     dedup = result.config.training.get("valid_dedup_scores", {})
     for task, report in result.valid.items():
         typer.echo("valid " + format_report(report).split("\n", 1)[0])

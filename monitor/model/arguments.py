@@ -47,6 +47,8 @@ class TrainingArguments:
     eval_batch_size: int = 64
     bucket_batches: int = 50
     device: Literal["auto", "cpu", "cuda"] = "auto"  # CUDA trains under bf16 autocast
+    # Cross-task pseudo-labels (train_model's ``teacher``): a missing label is filled at this calibrated confidence.
+    pseudo_min_confidence: float = 0.9
 
 
 PRESETS: dict[str, TrainingArguments] = {

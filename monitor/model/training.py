@@ -23,6 +23,7 @@ from monitor.model.evaluation import TaskReport, evaluate_task
 from monitor.model.labels import TASK_LABELS
 from monitor.model.loop import TrainingLoop
 from monitor.model.modeling import MultiTaskModel, count_parameters, freeze_lower_layers, set_seed
+from monitor.model.pseudo import add_pseudo_labels
 from monitor.model.serialization import save_model
 
 log = logging.getLogger(__name__)
@@ -149,12 +150,14 @@ def train_model(
     tasks: dict[str, list[str]] | None = None,
     data_root: str | Path | None = None,
     init_from: str | Path | None = None,
+    teacher: str | Path | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train on the base corpora (+ extras), keep the best dev epoch, calibrate, score on valid, save to ``out``.
 
     ``init_from`` starts from an existing model directory (warm start) instead of the backbone; its max
-    length and pooling are kept, since its weights were trained with them.
+    length and pooling are kept, since its weights were trained with them. ``teacher`` fills each train text's
+    missing task with that model's confident prediction (``monitor.model.pseudo``).
     """
     started = time.perf_counter()
     set_seed(args.seed)
@@ -175,6 +178,10 @@ def train_model(
         domains=args.domains,
         dev_seed=args.dev_seed,
     )
+    pseudo = None
+    if teacher:
+        data.train, pseudo = add_pseudo_labels(data.train, teacher, min_confidence=args.pseudo_min_confidence,
+                                               progress=progress)
     if not init_from:
         model, tokenizer = build_model(args, tasks, backbone)
     log.info(
@@ -200,6 +207,7 @@ def train_model(
         "arguments": asdict(args),
         "data": data.summary,
         "init_from": source,
+        "pseudo_labels": pseudo,
         "steps": loop.steps,
         "examples_seen": loop.examples,
         "train_seconds": round(train_seconds, 1),

@@ -1,0 +1,67 @@
+"""Cross-task pseudo-labels: a teacher model labels each train text's missing task, where it is confident.
+
+The topic corpus has no sentiment labels and the sentiment corpora no topic labels, so in a joint run each
+text trains one head and the shared encoder sees the two tasks on disjoint texts. A teacher (a model trained
+before, e.g. the previous `full`) fills the missing label of every train text with its calibrated prediction
+when that is at least ``min_confidence``; dev and valid texts keep only their true labels, so early stopping and
+the reported scores are judged on gold labels alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+from monitor.model.data import Example
+
+log = logging.getLogger(__name__)
+
+
+def add_pseudo_labels(train: list[Example], teacher: str | Path, *, min_confidence: float,
+                      progress: bool = False) -> tuple[list[Example], dict]:
+    """``train`` with missing labels filled by ``teacher``; and a summary (per task: filled, left, labels)."""
+    from monitor.model.predictor import Predictor
+
+    predictor = Predictor.from_directory(teacher, precision="fp32")
+    missing = [i for i, e in enumerate(train) if e.topic is None or e.sentiment is None]
+    texts = [train[i].text for i in missing]
+    predictions = []
+    step = 512
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(texts), desc="pseudo-labels", unit="text")
+    for start in range(0, len(texts), step):
+        predictions.extend(predictor.predict(texts[start:start + step]))
+        if bar is not None:
+            bar.update(len(texts[start:start + step]))
+    if bar is not None:
+        bar.close()
+    out = list(train)
+    filled: dict[str, Counter] = {"topic": Counter(), "sentiment": Counter()}
+    left = Counter()
+    for i, p in zip(missing, predictions, strict=True):
+        e = out[i]
+        if e.topic is None:
+            if p.topic_confidence >= min_confidence:
+                e = replace(e, topic=p.topic)
+                filled["topic"][p.topic] += 1
+            else:
+                left["topic"] += 1
+        if e.sentiment is None:
+            if p.sentiment_confidence >= min_confidence:
+                e = replace(e, sentiment=p.sentiment)
+                filled["sentiment"][p.sentiment] += 1
+            else:
+                left["sentiment"] += 1
+        out[i] = e
+    summary = {"teacher": predictor.version, "teacher_path": str(Path(teacher).resolve()),
+               "min_confidence": min_confidence,
+               **{task: {"filled": sum(c.values()), "left_unlabeled": left[task], "labels": dict(c.most_common())}
+                  for task, c in filled.items()}}
+    log.info("pseudo-labels from %s: topic %d filled (%d left), sentiment %d filled (%d left)", predictor.version,
+             summary["topic"]["filled"], left["topic"], summary["sentiment"]["filled"], left["sentiment"])
+    return out, summary

@@ -1,0 +1,56 @@
+"""bench/quality.py with several seeds: every model per seed, then mean, spread and the shared-vs-single gap."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.model.corpora import bundled_root
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "quality.py"
+
+
+@pytest.fixture(scope="module")
+def quality():
+    spec = importlib.util.spec_from_file_location("bench_quality", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_two_seeds_give_a_summary_per_model_and_task_and_the_gap(quality, tiny_encoder_dir, tmp_path, capsys):
+    quality.main(["--backbone", str(tiny_encoder_dir), "--preset", "quick", "--seeds", "2", "--limit", "30",
+                  "--max-steps", "1", "--out", str(tmp_path), "--data-root", str(bundled_root()),
+                  "--speed-texts", "16"])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    trained = [(x["model"], x["seed"]) for x in lines if x["kind"] == "train"]
+    assert sorted(trained) == sorted((m, s) for m in ("multi", "topic", "sentiment") for s in (42, 43))
+    assert all((tmp_path / f"seed-{s}" / m / "config.json").is_file() for m, s in trained)
+    summaries = {(x["model"], x["task"]): x for x in lines if x["kind"] == "summary"}
+    assert set(summaries) == {("multi", "topic"), ("multi", "sentiment"), ("topic", "topic"),
+                              ("sentiment", "sentiment")}
+    valid = [x for x in lines if x["kind"] == "score" and x["split"] == "valid" and x["model"] == "multi"
+             and x["task"] == "topic"]
+    multi_topic = summaries["multi", "topic"]
+    assert multi_topic["accuracy"] == [round(x["accuracy"], 4) for x in valid]  # the per-seed scores, in order
+    assert multi_topic["accuracy_mean"] == pytest.approx(sum(multi_topic["accuracy"]) / 2, abs=1e-4)
+    assert multi_topic["accuracy_spread"] == pytest.approx(max(multi_topic["accuracy"]) - min(multi_topic["accuracy"]),
+                                                           abs=1e-4)
+    gaps = {x["task"]: x for x in lines if x["kind"] == "gap"}
+    assert gaps["topic"]["macro_f1"] == pytest.approx(
+        summaries["multi", "topic"]["macro_f1_mean"] - summaries["topic", "topic"]["macro_f1_mean"], abs=1e-3)
+    assert sum(x["kind"] == "speed" for x in lines) == 1  # speed once, on the first seed's models
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--seeds", "0"], "--seeds must be at least 1"),
+    (["--models", "multi,bogus"], "--models"),
+    (["--seeds", "2", "--multi", "x"], "cannot be combined"),
+])
+def test_bad_arguments_are_one_line(quality, capsys, argv, says):
+    with pytest.raises(SystemExit) as stopped:
+        quality.main(argv)
+    assert stopped.value.code == 2 and says in capsys.readouterr().err
