@@ -58,6 +58,12 @@ def _data_section(training: dict[str, Any]) -> list[str]:
         init = training["init_from"]
         lines += ["", f"Warm start from model `{init.get('version')}` with a replay sample of "
                       f"{init.get('replay_per_corpus')} examples per base corpus."]
+    if training.get("pseudo_labels"):
+        pseudo = training["pseudo_labels"]
+        lines += ["", f"Cross-task pseudo-labels from model `{pseudo.get('teacher')}` (calibrated confidence >= "
+                      f"{pseudo.get('min_confidence')}): topic filled on {(pseudo.get('topic') or {}).get('filled')} "
+                      f"texts, sentiment on {(pseudo.get('sentiment') or {}).get('filled')}; dev and valid keep "
+                      "their gold labels only."]
     return lines + [""]
 
 

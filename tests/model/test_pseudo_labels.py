@@ -56,3 +56,5 @@ def test_a_run_with_a_teacher_records_it_and_keeps_dev_on_gold_labels(teacher, t
     # The dev slice is the corpora's own gold labels: one task per text, as before.
     fit = result.config.training["calibration"]
     assert fit["topic"]["fit_n"] == 4
+    card = (tmp_path / "s" / "card.md").read_text()
+    assert "pseudo-labels from model `t1`" in card and f"sentiment on {pseudo['sentiment']['filled']}" in card
