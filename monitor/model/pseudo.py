@@ -10,9 +10,12 @@ the reported scores are judged on gold labels alone.
 from __future__ import annotations
 
 import logging
+import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+
+from tqdm import tqdm
 
 from monitor.model.data import Example
 
@@ -28,18 +31,12 @@ def add_pseudo_labels(train: list[Example], teacher: str | Path, *, min_confiden
     missing = [i for i, e in enumerate(train) if e.topic is None or e.sentiment is None]
     texts = [train[i].text for i in missing]
     predictions = []
-    step = 512
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(texts), desc="pseudo-labels", unit="text")
-    for start in range(0, len(texts), step):
-        predictions.extend(predictor.predict(texts[start:start + step]))
-        if bar is not None:
-            bar.update(len(texts[start:start + step]))
-    if bar is not None:
-        bar.close()
+    with tqdm(total=len(texts), desc="pseudo-labels", unit="text", disable=not progress, file=sys.stderr,
+              mininterval=1.0 if sys.stderr.isatty() else 30.0) as bar:
+        for start in range(0, len(texts), 512):
+            chunk = texts[start:start + 512]
+            predictions.extend(predictor.predict(chunk))
+            bar.update(len(chunk))
     out = list(train)
     filled: dict[str, Counter] = {"topic": Counter(), "sentiment": Counter()}
     left = Counter()
