@@ -42,18 +42,14 @@ def add_pseudo_labels(train: list[Example], teacher: str | Path, *, min_confiden
     left = Counter()
     for i, p in zip(missing, predictions, strict=True):
         e = out[i]
-        if e.topic is None:
-            if p.topic_confidence >= min_confidence:
-                e = replace(e, topic=p.topic)
-                filled["topic"][p.topic] += 1
+        for task in filled:
+            if e.label(task) is not None:
+                continue
+            if getattr(p, f"{task}_confidence") >= min_confidence:
+                e = replace(e, **{task: getattr(p, task)})
+                filled[task][getattr(p, task)] += 1
             else:
-                left["topic"] += 1
-        if e.sentiment is None:
-            if p.sentiment_confidence >= min_confidence:
-                e = replace(e, sentiment=p.sentiment)
-                filled["sentiment"][p.sentiment] += 1
-            else:
-                left["sentiment"] += 1
+                left[task] += 1
         out[i] = e
     summary = {"teacher": predictor.version, "teacher_path": str(Path(teacher).resolve()),
                "min_confidence": min_confidence,

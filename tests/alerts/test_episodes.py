@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -23,15 +20,6 @@ from .streams import T0, Item, background, write_items
 pytestmark = pytest.mark.integration
 
 RULES = AlertSettings(baseline_minutes=12 * 60, cooldown_minutes=60)
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "alerts.py"
-
-
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_alerts", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
 
 
 def all_alerts(factory) -> list[Alert]:
@@ -191,11 +179,11 @@ def test_status_says_which_scales_can_decide_and_why_not(session_factory):
 
 
 @pytest.mark.parametrize("name", ["low-volume", "demo", "retail", "two-class"])
-def test_default_settings_catch_the_bursts_with_few_false_alerts(session_factory, name):
+def test_default_settings_catch_the_bursts_with_few_false_alerts(session_factory, bench_script, name):
     """The Done-when of issue 16, under DEFAULT settings: ~30 posts a day with eight bearish days, the demo's
     stream with its injected burst, the same from retail investors' posts, and a year shaped like the private
     stream (45 % bearish, nine days at 90-100 %, three of them in a row: one episode, so caught once)."""
-    bench = load_bench()
+    bench = bench_script("alerts")
     [stream] = bench.streams([name])
     stream.posts.sort(key=lambda p: p.at)
     bench.write(stream.posts, [p.sentiment for p in stream.posts], session_factory)

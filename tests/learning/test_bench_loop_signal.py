@@ -1,23 +1,13 @@
 """bench/loop.py's two-class signal: the continuous figure models are compared by on the two-class stream."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "loop.py"
-
 
 @pytest.fixture(scope="module")
-def signal():
-    spec = importlib.util.spec_from_file_location("bench_loop", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module.two_class_signal
+def signal(bench_script):
+    return bench_script("loop").two_class_signal
 
 
 def test_the_true_labels_keep_all_the_signal_and_a_coin_none(signal):

@@ -1,24 +1,15 @@
 """bench/quality.py with several seeds: every model per seed, then mean, spread and the shared-vs-single gap."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from monitor.model.corpora import bundled_root
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "quality.py"
-
 
 @pytest.fixture(scope="module")
-def quality():
-    spec = importlib.util.spec_from_file_location("bench_quality", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def quality(bench_script):
+    return bench_script("quality")
 
 
 def test_two_seeds_give_a_summary_per_model_and_task_and_the_gap(quality, tiny_encoder_dir, tmp_path, capsys):
