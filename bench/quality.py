@@ -12,6 +12,8 @@ model versus running the two single-task models.
     .venv/bin/python bench/quality.py --seeds 3 --out runs/quality            # three seeds each, mean +- spread
     .venv/bin/python bench/quality.py --multi models/full-1 --speed-only       # speed with untrained twins
     .venv/bin/python bench/quality.py --models multi --teacher models/full-1   # cross-task pseudo-labels
+    .venv/bin/python bench/quality.py --domains surge-stock-sentiment --epochs 6 --learning-rate 5e-5
+                                       # bench/loop.py's base data (Taborda held out), a longer schedule
 
 With --seeds N every model is trained with seeds 42, 43, ... (into OUT/seed-S/NAME) and scored; a "summary"
 line per model and task gives the mean, the spread (max - min) and the per-seed valid scores, and a "gap" line
@@ -209,6 +211,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=1, help="Train every model with this many seeds (42, 43, ...).")
     p.add_argument("--models", default="multi,topic,sentiment",
                    help="Which of multi, topic, sentiment to train or load (comma-separated).")
+    p.add_argument("--domains", help="Retail-investor corpora to train on, comma-separated, or none (default: all); "
+                   "bench/loop.py's base leaves stock-tweets-taborda out.")
+    p.add_argument("--learning-rate", type=float, help="Override the preset's learning rate.")
     p.add_argument("--teacher", type=Path,
                    help="Model directory whose confident predictions fill the shared model's missing labels.")
     opts = p.parse_args(argv)
@@ -217,6 +222,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         p.error("--models: name some of multi, topic, sentiment")
     if opts.seeds < 1:
         p.error("--seeds must be at least 1")
+    if opts.domains is not None:
+        opts.domains = ([] if opts.domains.strip().lower() == "none"
+                        else [d.strip() for d in opts.domains.split(",") if d.strip()])
+        unknown = sorted(set(opts.domains) - set(DOMAIN_CORPORA))
+        if unknown:
+            p.error(f"--domains: unknown {', '.join(unknown)}; use some of {', '.join(DOMAIN_CORPORA)}, or none")
     if opts.seeds > 1 and (opts.multi or opts.topic or opts.sentiment):
         p.error("--seeds trains every model; it cannot be combined with --multi/--topic/--sentiment")
     if opts.speed_only and set(opts.models) != {"multi", "topic", "sentiment"}:
@@ -239,7 +250,8 @@ def main(argv: list[str] | None = None) -> None:
     given = {"multi": opts.multi, "topic": opts.topic, "sentiment": opts.sentiment}
     scores: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for seed in seeds:
-        args = preset(opts.preset, epochs=opts.epochs, limit=opts.limit, max_steps=opts.max_steps, seed=seed)
+        args = preset(opts.preset, epochs=opts.epochs, limit=opts.limit, max_steps=opts.max_steps, seed=seed,
+                      domains=opts.domains, learning_rate=opts.learning_rate)
         emit(kind="recipe", preset=opts.preset, teacher=str(opts.teacher) if opts.teacher else None,
              **{k: v for k, v in vars(args).items() if not isinstance(v, dict)})
         out = Path(opts.out) / f"seed-{seed}" if opts.seeds > 1 else Path(opts.out)

@@ -263,6 +263,11 @@ class LearningSettings(BaseModel):
     backbone: str | None = Field(
         None, description="Backbone (path or name) a from-scratch retrain trains from (default: the trainer's)."
     )
+    scratch_teacher: bool = Field(
+        True,
+        description="A from-scratch retrain lets the champion fill each train text's missing task with its "
+        "confident predictions (cross-task pseudo-labels, docs/model.md).",
+    )
     data_root: Path | None = Field(
         None, description="Base corpora folder laid out like monitor/datasets (default: the bundled corpora)."
     )

@@ -146,8 +146,9 @@ class RetrainRun:
 
     def _train(self, snapshot: LabelSnapshot) -> TrainingResult:
         extra = write_extra_file(snapshot, self.workdir / "labels.csv") if snapshot.train else None
+        init_from, teacher = self._starting_points()
         request = training_request(self.learning, out_dir=self.out_dir, version=self.version, workdir=self.workdir,
-                                   extra_file=extra, init_from=self._warm_start_from())
+                                   extra_file=extra, init_from=init_from, teacher=teacher)
         trained = run_training(request, workdir=self.workdir,
                                timeout_s=self.learning.training_timeout_minutes * 60, stop=self.stop)
         if (trained.version, trained.directory.resolve()) != (self.version, self.out_dir):
@@ -155,21 +156,33 @@ class RetrainRun:
                                  f"not {self.version} in {self.out_dir}")
         return trained
 
-    def _warm_start_from(self) -> Path | None:
-        """The champion's directory when warm-starting (the default), else None: train from the backbone."""
-        if self.learning.mode != "warm":
-            return None
+    def _starting_points(self) -> tuple[Path | None, Path | None]:
+        """(warm start, teacher): the champion's directory is the model to fine-tune in warm mode (the default)
+        and, from scratch with ``scratch_teacher``, the teacher whose confident predictions fill missing labels.
+        Without a usable champion the run trains from the backbone on the labels alone."""
+        champion = self._usable_champion()
+        if champion is None:
+            return None, None
+        if self.learning.mode == "warm":
+            log.info("retrain run %d warm-starts from the champion %s", self.run_id, self.champion.version)
+            return champion, None
+        if self.learning.scratch_teacher:
+            log.info("retrain run %d trains from scratch (%s) with the champion %s as teacher", self.run_id,
+                     self.learning.preset, self.champion.version)
+            return None, champion
+        return None, None
+
+    def _usable_champion(self) -> Path | None:
         if self.champion is None:
-            log.info("retrain run %d trains from scratch (%s): no champion to warm-start from",
+            log.info("retrain run %d trains from scratch (%s): no champion to start from or learn from",
                      self.run_id, self.learning.preset)
             return None
         try:
             ModelDirectory(self.champion.path).check()
         except MonitorError as exc:
-            log.warning("retrain run %d trains from scratch: the champion cannot be warm-started from (%s)",
+            log.warning("retrain run %d trains from scratch without the champion: it cannot be loaded (%s)",
                         self.run_id, exc)
             return None
-        log.info("retrain run %d warm-starts from the champion %s", self.run_id, self.champion.version)
         return self.champion.path
 
     def _record_outcome(self, snapshot: LabelSnapshot, trained: TrainingResult, candidate_scores: dict[str, Any],

@@ -29,8 +29,10 @@ class TrainingFailed(MonitorError):
 
 
 def training_request(learning: LearningSettings, *, out_dir: Path, version: str, workdir: Path,
-                     extra_file: Path | None, init_from: Path | None = None) -> TrainingRequest:
-    """The retrain job's request; ``init_from`` (the champion) makes it a warm start with the warm preset.
+                     extra_file: Path | None, init_from: Path | None = None,
+                     teacher: Path | None = None) -> TrainingRequest:
+    """The retrain job's request; ``init_from`` (the champion) makes it a warm start with the warm preset;
+    ``teacher`` (the champion, in a from-scratch run) fills missing labels with its confident predictions.
 
     The recipe is the preset plus every recipe field set in the learning section (``recipe_overrides``).
     """
@@ -42,7 +44,7 @@ def training_request(learning: LearningSettings, *, out_dir: Path, version: str,
     arguments = preset("warm" if warm else learning.preset, **learning.recipe_overrides(warm=warm))
     return TrainingRequest(arguments=arguments, out=out_dir, version=version, result_file=workdir / "result.json",
                            extra=extra_file, init_from=init_from, data_root=learning.data_root,
-                           backbone=learning.backbone)
+                           backbone=learning.backbone, teacher=teacher)
 
 
 def trainer_command(request_file: Path) -> list[str]:

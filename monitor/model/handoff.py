@@ -14,7 +14,7 @@ from typing import Any
 from monitor.model.arguments import TrainingArguments
 from monitor.model.errors import TrainingDataError
 
-_PATHS = ("out", "result_file", "extra", "init_from", "data_root")
+_PATHS = ("out", "result_file", "extra", "init_from", "data_root", "teacher")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class TrainingRequest:
     init_from: Path | None = None  # warm start: the model directory to fine-tune
     data_root: Path | None = None  # base corpora laid out like monitor/datasets
     backbone: str | None = None
+    teacher: Path | None = None  # a model whose confident predictions fill missing labels (cross-task pseudo-labels)
 
     def write(self, path: Path) -> Path:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -89,10 +90,12 @@ def run_request(request: TrainingRequest) -> TrainingResult:
     from monitor.model.directory import ModelDirectory
     from monitor.model.training import train_model
 
-    if request.init_from is not None:
-        ModelDirectory(request.init_from).check()
+    for given in (request.init_from, request.teacher):
+        if given is not None:
+            ModelDirectory(given).check()
     trained = train_model(request.arguments, out=request.out, backbone=request.backbone, extra=request.extra,
-                          version=request.version, data_root=request.data_root, init_from=request.init_from)
+                          version=request.version, data_root=request.data_root, init_from=request.init_from,
+                          teacher=request.teacher)
     result = TrainingResult(
         version=trained.config.version,
         directory=Path(trained.directory),

@@ -18,16 +18,22 @@ from pathlib import Path
 from tqdm import tqdm
 
 from monitor.model.data import Example
+from monitor.model.errors import TrainingDataError
 
 log = logging.getLogger(__name__)
 
 
 def add_pseudo_labels(train: list[Example], teacher: str | Path, *, min_confidence: float,
-                      progress: bool = False) -> tuple[list[Example], dict]:
-    """``train`` with missing labels filled by ``teacher``; and a summary (per task: filled, left, labels)."""
+                      tasks: dict[str, list[str]] | None = None, progress: bool = False) -> tuple[list[Example], dict]:
+    """``train`` with missing labels filled by ``teacher``; and a summary (per task: filled, left, labels).
+    ``tasks``: the labels of the model being trained; the teacher must have the same ones."""
     from monitor.model.predictor import Predictor
 
     predictor = Predictor.from_directory(teacher, precision="fp32")
+    for task, labels in (tasks or {}).items():
+        if list(predictor.model.config.tasks.get(task, [])) != list(labels):
+            raise TrainingDataError(f"teacher {teacher} has other {task} labels than this training; "
+                                    "use a model trained on this project's label sets")
     missing = [i for i, e in enumerate(train) if e.topic is None or e.sentiment is None]
     texts = [train[i].text for i in missing]
     predictions = []

@@ -181,7 +181,7 @@ def train_model(
     pseudo = None
     if teacher:
         data.train, pseudo = add_pseudo_labels(data.train, teacher, min_confidence=args.pseudo_min_confidence,
-                                               progress=progress)
+                                               tasks=tasks, progress=progress)
     if not init_from:
         model, tokenizer = build_model(args, tasks, backbone)
     log.info(

@@ -73,6 +73,35 @@ def test_labels_train_a_champion_and_shuffled_corrections_are_rejected(retrain_s
         assert s.scalar(select(func.count()).select_from(Label).where(Label.used_by_run_id.is_(None))) == 0
 
 
+@pytest.mark.parametrize("scratch_teacher", [True, False])
+def test_a_scratch_retrain_learns_from_the_champion_as_teacher_when_set(retrain_settings, session_factory, tmp_path,
+                                                                         scratch_teacher):
+    from monitor.model.testing import make_tiny_model
+
+    champion_dir = make_tiny_model(tmp_path / "champ", version="champ-1")
+    with transaction(session_factory) as s:
+        register_version("champ-1", str(champion_dir), session=s, status="champion")
+    store(session_factory, synthetic_examples(60, seed=4))
+    learning = retrain_settings.learning.model_copy(update={"mode": "scratch", "scratch_teacher": scratch_teacher})
+
+    result = run_retrain(learning, retrain_settings.model, session_factory)
+
+    assert result.status in ("promoted", "rejected"), result
+    candidate = ModelDirectory(Path(retrain_settings.model.registry_dir).resolve() / result.version).config
+    assert candidate.training["init_from"] is None  # from the backbone, not fine-tuned from the champion
+    pseudo = candidate.training["pseudo_labels"]
+    if not scratch_teacher:
+        assert pseudo is None
+        return
+    assert (pseudo["teacher"], pseudo["teacher_path"]) == ("champ-1", str(champion_dir.resolve()))
+    # Each corpus labels one task: the teacher filled or left the other task of each of its train texts (the
+    # analysts' labels carry both).
+    corpora = candidate.training["data"]["corpora"]
+    for task, other in (("topic", "sentiment"), ("sentiment", "topic")):
+        lacking = sum(c["train"] for c in corpora.values() if c["task"] == other)
+        assert pseudo[task]["filled"] + pseudo[task]["left_unlabeled"] == lacking, (task, pseudo, corpora)
+
+
 def test_training_crash_keeps_the_champion_and_records_failure(retrain_settings, session_factory, tmp_path):
     from monitor.model.testing import make_tiny_model
 

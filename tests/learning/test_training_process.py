@@ -22,7 +22,7 @@ def _request(tmp_path, **changes) -> TrainingRequest:
 
 def test_the_request_round_trips_through_its_json_file(tmp_path):
     request = replace(_request(tmp_path, max_steps=5, learning_rate=0.01, base_limit=50),
-                      init_from=tmp_path / "champ", backbone="enc")
+                      init_from=tmp_path / "champ", backbone="enc", teacher=tmp_path / "teacher")
     assert TrainingRequest.read(request.write(tmp_path / "request.json")) == request
     assert trainer_command(tmp_path / "request.json")[1:] == [
         "-m", "monitor", "train", "--request", str(tmp_path / "request.json")]
@@ -43,7 +43,10 @@ def test_settings_make_a_warm_start_from_the_champion_or_a_scratch_run(tmp_path)
     assert warm.init_from == tmp_path / "champ"
     scratch = training_request(learning, out_dir=tmp_path / "o", version="r1", workdir=tmp_path, extra_file=None)
     assert scratch.arguments == preset("full", seed=0)  # no replay sample from scratch
-    assert scratch.init_from is None
+    assert scratch.init_from is None and scratch.teacher is None
+    taught = training_request(learning, out_dir=tmp_path / "o", version="r1", workdir=tmp_path, extra_file=None,
+                              teacher=tmp_path / "champ")
+    assert (taught.init_from, taught.teacher, taught.arguments) == (None, tmp_path / "champ", scratch.arguments)
 
 
 def test_domains_setting_reaches_the_trainer_and_unknown_names_are_refused(tmp_path, monkeypatch):

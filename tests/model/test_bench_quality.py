@@ -15,7 +15,7 @@ def quality(bench_script):
 def test_two_seeds_give_a_summary_per_model_and_task_and_the_gap(quality, tiny_encoder_dir, tmp_path, capsys):
     quality.main(["--backbone", str(tiny_encoder_dir), "--preset", "quick", "--seeds", "2", "--limit", "30",
                   "--max-steps", "1", "--out", str(tmp_path), "--data-root", str(bundled_root()),
-                  "--speed-texts", "16"])
+                  "--speed-texts", "16", "--domains", "none", "--learning-rate", "0.001"])
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     trained = [(x["model"], x["seed"]) for x in lines if x["kind"] == "train"]
     assert sorted(trained) == sorted((m, s) for m in ("multi", "topic", "sentiment") for s in (42, 43))
@@ -34,12 +34,17 @@ def test_two_seeds_give_a_summary_per_model_and_task_and_the_gap(quality, tiny_e
     assert gaps["topic"]["macro_f1"] == pytest.approx(
         summaries["multi", "topic"]["macro_f1_mean"] - summaries["topic", "topic"]["macro_f1_mean"], abs=1e-3)
     assert sum(x["kind"] == "speed" for x in lines) == 1  # speed once, on the first seed's models
+    recipes = [x for x in lines if x["kind"] == "recipe"]
+    assert [(x["seed"], x["domains"], x["learning_rate"]) for x in recipes] == [(42, [], 0.001), (43, [], 0.001)]
+    trained_on = json.loads((tmp_path / "seed-43" / "multi" / "config.json").read_text())["training"]["data"]
+    assert set(trained_on["corpora"]) == {"twitter-fin-topic", "twitter-fin-sentiment"}  # no retail corpus
 
 
 @pytest.mark.parametrize(("argv", "says"), [
     (["--seeds", "0"], "--seeds must be at least 1"),
     (["--models", "multi,bogus"], "--models"),
     (["--seeds", "2", "--multi", "x"], "cannot be combined"),
+    (["--domains", "surge-stock-sentiment,reddit"], "--domains: unknown reddit; use some of"),
 ])
 def test_bad_arguments_are_one_line(quality, capsys, argv, says):
     with pytest.raises(SystemExit) as stopped:

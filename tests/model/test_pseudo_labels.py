@@ -58,3 +58,14 @@ def test_a_run_with_a_teacher_records_it_and_keeps_dev_on_gold_labels(teacher, t
     assert fit["topic"]["fit_n"] == 4
     card = (tmp_path / "s" / "card.md").read_text()
     assert "pseudo-labels from model `t1`" in card and f"sentiment on {pseudo['sentiment']['filled']}" in card
+
+
+def test_a_teacher_with_other_labels_is_refused_in_one_line(teacher):
+    from monitor.model.errors import TrainingDataError
+
+    other = {"topic": list(TASK_LABELS["topic"]), "sentiment": ["bearish", "neutral", "bullish"]}
+    with pytest.raises(TrainingDataError, match=r"has other sentiment labels than this training") as refused:
+        add_pseudo_labels(_data().train, teacher, min_confidence=0.5, tasks=other)
+    assert "\n" not in str(refused.value)
+    _, summary = add_pseudo_labels(_data().train, teacher, min_confidence=0.5, tasks=TASK_LABELS)  # same: fine
+    assert summary["teacher"] == "t1"
