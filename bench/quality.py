@@ -27,6 +27,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -41,6 +42,7 @@ from monitor.model.calibration import (
 )
 from monitor.model.corpora import CORPORA, DOMAIN_CORPORA
 from monitor.model.data import near_duplicate_mask, read_task_csv
+from monitor.model.errors import TrainingDataError
 from monitor.model.evaluation import evaluate_task, predict_labels
 from monitor.model.inference import predict_probabilities, tokenize
 from monitor.model.labels import TASK_LABELS
@@ -65,7 +67,9 @@ def obtain(name: str, given: Path | None, tasks: dict, args, opts, out: Path) ->
         return model.eval(), tokenizer
     out = out / name
     started = time.perf_counter()
-    teacher = opts.teacher if name == "multi" else None  # the single-task references stay plain
+    if name != "multi":  # the single-task references stay plain
+        args = replace(args, distillation=0.0)
+    teacher = opts.teacher if name == "multi" else None
     train_model(args, out=out, backbone=opts.backbone, tasks=tasks, version=f"bench-{name}-{args.seed}",
                 teacher=teacher)
     emit(kind="train", model=name, seed=args.seed, seconds=round(time.perf_counter() - started, 1), out=str(out))
@@ -214,12 +218,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--domains", help="Retail-investor corpora to train on, comma-separated, or none (default: all); "
                    "bench/loop.py's base leaves stock-tweets-taborda out.")
     p.add_argument("--learning-rate", type=float, help="Override the preset's learning rate.")
+    p.add_argument("--ema-decay", type=float, help="Train with a moving average of the weights (e.g. 0.999).")
+    p.add_argument("--layer-decay", type=float, help="Layer-wise learning-rate decay (e.g. 0.9).")
+    p.add_argument("--distill", type=float, help="With --teacher: distil the shared model from the teacher's "
+                   "probabilities with this weight (e.g. 0.5) instead of hard pseudo-labels.")
     p.add_argument("--teacher", type=Path,
                    help="Model directory whose confident predictions fill the shared model's missing labels.")
     opts = p.parse_args(argv)
     opts.models = [m.strip() for m in opts.models.split(",") if m.strip()]
     if not opts.models or set(opts.models) - {"multi", "topic", "sentiment"}:
         p.error("--models: name some of multi, topic, sentiment")
+    try:
+        preset(opts.preset, ema_decay=opts.ema_decay, layer_decay=opts.layer_decay, distillation=opts.distill)
+    except TrainingDataError as e:
+        p.error(str(e))
+    if opts.distill and opts.teacher is None:
+        p.error("--distill needs --teacher MODEL_DIR")
     if opts.seeds < 1:
         p.error("--seeds must be at least 1")
     if opts.domains is not None:
@@ -251,7 +265,8 @@ def main(argv: list[str] | None = None) -> None:
     scores: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for seed in seeds:
         args = preset(opts.preset, epochs=opts.epochs, limit=opts.limit, max_steps=opts.max_steps, seed=seed,
-                      domains=opts.domains, learning_rate=opts.learning_rate)
+                      domains=opts.domains, learning_rate=opts.learning_rate, ema_decay=opts.ema_decay,
+                      layer_decay=opts.layer_decay, distillation=opts.distill)
         emit(kind="recipe", preset=opts.preset, teacher=str(opts.teacher) if opts.teacher else None,
              **{k: v for k, v in vars(args).items() if not isinstance(v, dict)})
         out = Path(opts.out) / f"seed-{seed}" if opts.seeds > 1 else Path(opts.out)

@@ -56,6 +56,14 @@ def train(
     seed: int = typer.Option(None, "--seed", help="Random seed (default: the preset's)."),
     version: str = typer.Option(None, "--version", help="Version name written to config.json."),
     learning_rate: float = typer.Option(None, "--learning-rate", help="Override the preset's learning rate."),
+    ema_decay: float = typer.Option(
+        None, "--ema-decay", help="Keep a moving average of the weights with this decay per step (e.g. 0.999) and "
+        "score, keep and save it instead of the raw weights."
+    ),
+    layer_decay: float = typer.Option(
+        None, "--layer-decay", help="Layer-wise learning-rate decay: each encoder block below the top trains at this "
+        "factor of the one above (e.g. 0.9)."
+    ),
     data_root: Path = typer.Option(
         None, "--data-root", help="Folder laid out like monitor/datasets, used instead of it."
     ),
@@ -72,6 +80,10 @@ def train(
     teacher: Path = typer.Option(
         None, "--teacher", help="Model directory whose confident predictions fill each train text's missing task "
         "(cross-task pseudo-labels)."
+    ),
+    distill: float = typer.Option(
+        None, "--distill", help="With --teacher: learn from the teacher's probabilities of both tasks on every train "
+        "text with this weight against the gold labels (e.g. 0.5), instead of confident hard labels."
     ),
     request: Path = typer.Option(
         None, "--request", hidden=True, help="Run a JSON training request (the retrain job's hand-off) instead."
@@ -90,7 +102,8 @@ def train(
         raise MonitorError("pass --out DIR: the directory to write the model to")
     args = make_args(
         preset.value, epochs=epochs, max_steps=max_steps, limit=limit, seed=seed, learning_rate=learning_rate,
-        replay_per_corpus=replay, domains=_domains(domains),
+        replay_per_corpus=replay, domains=_domains(domains), ema_decay=ema_decay, layer_decay=layer_decay,
+        distillation=distill,
     )
     from monitor.model.directory import ModelDirectory
 

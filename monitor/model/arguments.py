@@ -49,6 +49,24 @@ class TrainingArguments:
     device: Literal["auto", "cpu", "cuda"] = "auto"  # CUDA trains under bf16 autocast
     # Cross-task pseudo-labels (train_model's ``teacher``): a missing label is filled at this calibrated confidence.
     pseudo_min_confidence: float = 0.9
+    # Weight averaging: dev scoring, the kept checkpoint and the saved model use an exponential moving average
+    # of the weights with this decay per step (None: the raw weights). Its first steps average with a shorter
+    # memory, (1 + n) / (10 + n), so the pre-trained start does not linger in it.
+    ema_decay: float | None = None
+    # Layer-wise learning-rate decay: the heads train at the learning rate, the top encoder block at that times
+    # this factor, each block below at one more factor, the embeddings lowest (1.0: one rate for all).
+    layer_decay: float = 1.0
+    # Knowledge distillation (needs a teacher): each head's loss is (1 - w) * CE on the gold labels + w * KL from the
+    # teacher's calibrated probabilities on every train text; the teacher then gives no hard pseudo-labels.
+    distillation: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise TrainingDataError(f"ema_decay {self.ema_decay} is not between 0 and 1 (e.g. 0.999), or None")
+        if not 0.0 < self.layer_decay <= 1.0:
+            raise TrainingDataError(f"layer_decay {self.layer_decay} is not in (0, 1] (e.g. 0.9; 1 turns it off)")
+        if not 0.0 <= self.distillation < 1.0:
+            raise TrainingDataError(f"distillation {self.distillation} is not in [0, 1) (e.g. 0.5; 0 turns it off)")
 
 
 PRESETS: dict[str, TrainingArguments] = {

@@ -12,7 +12,8 @@ from monitor.model.config import ModelConfig
 
 RECIPE_FIELDS = ("epochs", "batch_size", "learning_rate", "max_length", "text_preprocessing", "freeze_layers",
                  "cache_frozen", "label_smoothing", "class_weighting", "temperature", "loss_weighting", "limit",
-                 "max_steps")
+                 "max_steps", "ema_decay", "layer_decay",
+                 "distillation")
 
 
 def hardware() -> dict[str, Any]:
@@ -64,6 +65,11 @@ def _data_section(training: dict[str, Any]) -> list[str]:
                       f"{pseudo.get('min_confidence')}): topic filled on {(pseudo.get('topic') or {}).get('filled')} "
                       f"texts, sentiment on {(pseudo.get('sentiment') or {}).get('filled')}; dev and valid keep "
                       "their gold labels only."]
+    if training.get("distillation"):
+        distilled = training["distillation"]
+        lines += ["", f"Distilled from model `{distilled.get('teacher')}`: its calibrated probabilities of both tasks "
+                      f"on all {distilled.get('texts')} train texts, weight {distilled.get('weight')} against the "
+                      "gold labels; dev and valid keep their gold labels only."]
     return lines + [""]
 
 

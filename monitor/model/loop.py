@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
@@ -61,25 +62,62 @@ def class_weights(train: EncodedSet, tasks: dict[str, list[str]], mode: str) -> 
     return weights
 
 
+def layer_scales(model: MultiTaskModel, decay: float) -> dict[str, float]:
+    """Learning-rate factor per parameter name under layer-wise decay: 1 for the heads (and anything above the
+    blocks), ``decay ** k`` for the k-th encoder block from the top, one more factor for the embeddings."""
+    names = [name for name, _ in model.named_parameters()]
+    layers = getattr(getattr(model.encoder, "encoder", None), "layer", None)
+    if decay == 1.0:
+        return dict.fromkeys(names, 1.0)
+    if layers is None:
+        log.warning("layer-wise learning-rate decay needs a BERT-like encoder; one rate for all parameters")
+        return dict.fromkeys(names, 1.0)
+    n = len(layers)
+    scales = {}
+    for name in names:
+        parts = name.split(".")
+        if parts[:3] == ["encoder", "encoder", "layer"]:
+            scales[name] = decay ** (n - int(parts[3]))
+        elif parts[:2] == ["encoder", "embeddings"]:
+            scales[name] = decay ** (n + 1)
+        else:
+            scales[name] = 1.0
+    return scales
+
+
 def make_optimizer(model: MultiTaskModel, args: TrainingArguments) -> torch.optim.AdamW:
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
-    decay, plain, weighting = [], [], []
+    scales = layer_scales(model, args.layer_decay)
+    groups: dict[tuple[float, float], list] = {}
+    weighting = []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
         if name.startswith("uncertainty."):
             weighting.append(param)
-        elif any(name.endswith(nd) for nd in no_decay):
-            plain.append(param)
-        else:
-            decay.append(param)
-    groups = [
-        {"params": decay, "weight_decay": args.weight_decay},
-        {"params": plain, "weight_decay": 0.0},
+            continue
+        decay = 0.0 if any(name.endswith(nd) for nd in no_decay) else args.weight_decay
+        groups.setdefault((scales[name], decay), []).append(param)
+    params = [
+        {"params": ps, "weight_decay": decay, "lr": args.learning_rate * scale}
+        for (scale, decay), ps in sorted(groups.items(), reverse=True)
     ]
     if args.loss_weighting == "uncertainty":
-        groups.append({"params": weighting, "weight_decay": 0.0, "lr": args.weighting_learning_rate})
-    return torch.optim.AdamW(groups, lr=args.learning_rate)
+        params.append({"params": weighting, "weight_decay": 0.0, "lr": args.weighting_learning_rate})
+    return torch.optim.AdamW(params, lr=args.learning_rate)
+
+
+def ema_average(decay: float):
+    """``AveragedModel``'s multi-tensor update for an exponential moving average whose memory grows over the
+    first steps, ``min(decay, (1 + n) / (10 + n))``, so the starting weights do not linger in the average."""
+
+    @torch.no_grad()
+    def update(averaged: list[Tensor], current: list[Tensor], num_averaged) -> None:
+        n = int(num_averaged)
+        weight = 1.0 - min(decay, (1 + n) / (10 + n))
+        torch._foreach_lerp_(averaged, current, weight)
+
+    return update
 
 
 def selection_score(reports: dict[str, TaskReport]) -> float:
@@ -90,8 +128,12 @@ def selection_score(reports: dict[str, TaskReport]) -> float:
 class TrainingLoop:
     """The optimisation loop over one model; keeps the best dev checkpoint in memory."""
 
-    def __init__(self, model, tokenizer, data: TrainingData, args: TrainingArguments, progress: bool) -> None:
+    def __init__(self, model, tokenizer, data: TrainingData, args: TrainingArguments, progress: bool,
+                 soft_targets: dict | None = None) -> None:
         self.model, self.tokenizer, self.data, self.args = model, tokenizer, data, args
+        # A teacher's probabilities per task, rows in the order of data.train (knowledge distillation).
+        self.soft = {t: torch.as_tensor(p, dtype=torch.float32) for t, p in soft_targets.items()} \
+            if soft_targets else None
         self.device = resolve_device(args.device)
         self.autocast = resolve_autocast("auto", self.device)
         model.to(self.device)
@@ -109,6 +151,7 @@ class TrainingLoop:
         self.history: list[dict] = []
         self.best: tuple[float, int, dict[str, Tensor]] | None = None
         self.best_dev_probabilities: dict | None = None  # raw, of the kept epoch: calibration fits on them
+        self.average: AveragedModel | None = None  # the weights' moving average, with ``ema_decay``
 
     def _frozen_cache(self) -> tuple[SplitEncoder | None, list[Tensor] | None]:
         """With ``cache_frozen`` and the lowest ``freeze_layers`` blocks frozen, their output for every train
@@ -178,6 +221,8 @@ class TrainingLoop:
         self.optimizer = make_optimizer(self.model, args)
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(total * args.warmup_ratio), total)
         self.total_steps = total
+        if args.ema_decay is not None:
+            self.average = AveragedModel(self.model, multi_avg_fn=ema_average(args.ema_decay))
         # One bar over every step of the run, so its ETA is the whole training's, measured from the speed
         # so far (early stopping can only make it shorter); dev scoring after each epoch is not in it.
         bar = tqdm(
@@ -201,6 +246,7 @@ class TrainingLoop:
             bar.close()
         if self.best is not None:
             self.model.load_state_dict(self.best[2])
+        self.average = None  # a second copy of the weights, no longer needed
 
     def _train_epoch(self, epoch: int, bar) -> None:
         self.model.train()
@@ -237,17 +283,22 @@ class TrainingLoop:
             uncertainty=self.model.uncertainty if self.args.loss_weighting == "uncertainty" else None,
             class_weights=self.weights,
             label_smoothing=self.args.label_smoothing,
+            soft_targets={t: p[index].to(self.device) for t, p in self.soft.items()} if self.soft else None,
+            distillation=self.args.distillation,
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], self.args.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
+        if self.average is not None:
+            self.average.update_parameters(self.model)
         self.steps += 1
         return float(loss.detach()), parts
 
     def _evaluate_dev(self, epoch: int) -> bool:
-        probs = self.dev_probabilities()
+        scored = self.average.module if self.average is not None else self.model
+        probs = self.dev_probabilities(scored)
         reports = {}
         for t, names in self.tasks.items():
             rows = [i for i, e in enumerate(self.data.dev) if e.label(t) is not None]
@@ -269,17 +320,19 @@ class TrainingLoop:
             "  ".join(f"{t} acc {r.accuracy:.4f} macro-F1 {r.macro_f1:.4f}" for t, r in reports.items()),
         )
         if self.best is None or score > self.best[0]:
-            state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            state = {k: v.detach().to("cpu", copy=True) for k, v in scored.state_dict().items()}
             self.best = (score, epoch, state)
             self.best_dev_probabilities = probs
             return True
         return False
 
-    def dev_probabilities(self) -> dict:
-        """Every head's raw probabilities on the dev slice, in one inference pass over it."""
+    def dev_probabilities(self, model: MultiTaskModel | None = None) -> dict:
+        """Every head's raw probabilities on the dev slice (of ``model``, default the trained one), in one
+        inference pass over it."""
         from monitor.model.inference import predict_probabilities
 
+        model = model or self.model
         ids = tokenize(self.tokenizer, [e.text for e in self.data.dev], self.args.max_length,
-                       self.model.config.text_preprocessing)
-        return predict_probabilities(self.model, ids, pad_id=self.tokenizer.pad_token_id or 0,
+                       model.config.text_preprocessing)
+        return predict_probabilities(model, ids, pad_id=self.tokenizer.pad_token_id or 0,
                                      batch_size=self.args.eval_batch_size)

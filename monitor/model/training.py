@@ -23,7 +23,7 @@ from monitor.model.evaluation import TaskReport, evaluate_task
 from monitor.model.labels import TASK_LABELS
 from monitor.model.loop import TrainingLoop
 from monitor.model.modeling import MultiTaskModel, count_parameters, freeze_lower_layers, set_seed
-from monitor.model.pseudo import add_pseudo_labels
+from monitor.model.pseudo import add_pseudo_labels, soft_targets
 from monitor.model.serialization import save_model
 
 log = logging.getLogger(__name__)
@@ -157,8 +157,11 @@ def train_model(
 
     ``init_from`` starts from an existing model directory (warm start) instead of the backbone; its max
     length and pooling are kept, since its weights were trained with them. ``teacher`` fills each train text's
-    missing task with that model's confident prediction (``monitor.model.pseudo``).
+    missing task with that model's confident prediction (``monitor.model.pseudo``), or with ``distillation`` set
+    gives its probabilities of both tasks on every train text as soft targets.
     """
+    if args.distillation and not teacher:
+        raise TrainingDataError(f"distillation {args.distillation} needs a teacher: pass --teacher MODEL_DIR")
     started = time.perf_counter()
     set_seed(args.seed)
     tasks = tasks or {t: list(v) for t, v in TASK_LABELS.items()}
@@ -178,10 +181,16 @@ def train_model(
         domains=args.domains,
         dev_seed=args.dev_seed,
     )
-    pseudo = None
-    if teacher:
-        data.train, pseudo = add_pseudo_labels(data.train, teacher, min_confidence=args.pseudo_min_confidence,
-                                               tasks=tasks, progress=progress)
+    pseudo = soft = distilled = None
+    # Loading the teacher initialises a network before its weights arrive: with the random state set aside, the
+    # student starts from the very weights and batches it would have without a teacher, so the two compare.
+    with torch.random.fork_rng():
+        if teacher and args.distillation:
+            soft, distilled = soft_targets(data.train, teacher, weight=args.distillation, tasks=tasks,
+                                           progress=progress)
+        elif teacher:
+            data.train, pseudo = add_pseudo_labels(data.train, teacher, min_confidence=args.pseudo_min_confidence,
+                                                   tasks=tasks, progress=progress)
     if not init_from:
         model, tokenizer = build_model(args, tasks, backbone)
     log.info(
@@ -190,7 +199,7 @@ def train_model(
         count_parameters(model),
         sum(p.numel() for p in model.parameters() if p.requires_grad),
     )
-    loop = TrainingLoop(model, tokenizer, data, args, progress)
+    loop = TrainingLoop(model, tokenizer, data, args, progress, soft_targets=soft)
     loop.run()
     train_seconds = time.perf_counter() - started
     model.config.temperatures = {}  # raw probabilities in, for both the fit and the "before" figures
@@ -208,6 +217,7 @@ def train_model(
         "data": data.summary,
         "init_from": source,
         "pseudo_labels": pseudo,
+        "distillation": distilled,
         "steps": loop.steps,
         "examples_seen": loop.examples,
         "train_seconds": round(train_seconds, 1),

@@ -45,6 +45,10 @@ def test_two_seeds_give_a_summary_per_model_and_task_and_the_gap(quality, tiny_e
     (["--models", "multi,bogus"], "--models"),
     (["--seeds", "2", "--multi", "x"], "cannot be combined"),
     (["--domains", "surge-stock-sentiment,reddit"], "--domains: unknown reddit; use some of"),
+    (["--ema-decay", "1"], "ema_decay 1.0 is not between 0 and 1"),
+    (["--layer-decay", "0"], "layer_decay 0.0 is not in (0, 1]"),
+    (["--distill", "0.5"], "--distill needs --teacher MODEL_DIR"),
+    (["--distill", "1", "--teacher", "x"], "distillation 1.0 is not in [0, 1)"),
 ])
 def test_bad_arguments_are_one_line(quality, capsys, argv, says):
     with pytest.raises(SystemExit) as stopped:

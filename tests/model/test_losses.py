@@ -62,3 +62,28 @@ def test_class_weights_and_label_smoothing_change_the_loss():
     weighted, _ = joint_loss(logits, labels, class_weights=weights)
     smoothed, _ = joint_loss(logits, labels, label_smoothing=0.1)
     assert not torch.allclose(plain, weighted) and not torch.allclose(plain, smoothed)
+
+
+def test_distillation_mixes_gold_ce_with_kl_to_the_teacher_on_every_row():
+    logits = _logits(2)
+    topic = torch.tensor([3, 5, IGNORE_INDEX, IGNORE_INDEX, 1, IGNORE_INDEX])
+    sent = torch.full((6,), IGNORE_INDEX)  # no gold sentiment in this batch: the teacher alone teaches it
+    g = torch.Generator().manual_seed(9)
+    teacher = {t: torch.softmax(torch.randn(v.shape, generator=g), dim=-1) for t, v in logits.items()}
+    total, parts = joint_loss(logits, {"topic": topic, "sentiment": sent}, soft_targets=teacher, distillation=0.25)
+
+    def kl(task):
+        return F.kl_div(F.log_softmax(logits[task], -1), teacher[task], reduction="batchmean")
+
+    ce = F.cross_entropy(logits["topic"][[0, 1, 4]], topic[[0, 1, 4]])
+    assert torch.allclose(total, 0.75 * ce + 0.25 * kl("topic") + 0.25 * kl("sentiment"))
+    assert set(parts) == {"topic", "sentiment"}
+    # A model that already says what the teacher says pays only its gold CE.
+    agreeing = {t: torch.log(p) for t, p in teacher.items()}
+    total, _ = joint_loss(agreeing, {"topic": topic, "sentiment": sent}, soft_targets=teacher, distillation=0.25)
+    ce = F.cross_entropy(agreeing["topic"][[0, 1, 4]], topic[[0, 1, 4]])
+    assert torch.allclose(total, 0.75 * ce, atol=1e-6)
+    # Weight 0: the soft targets change nothing.
+    plain, _ = joint_loss(logits, {"topic": topic, "sentiment": sent})
+    zero, _ = joint_loss(logits, {"topic": topic, "sentiment": sent}, soft_targets=teacher, distillation=0.0)
+    assert torch.equal(plain, zero)

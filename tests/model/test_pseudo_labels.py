@@ -69,3 +69,69 @@ def test_a_teacher_with_other_labels_is_refused_in_one_line(teacher):
     assert "\n" not in str(refused.value)
     _, summary = add_pseudo_labels(_data().train, teacher, min_confidence=0.5, tasks=TASK_LABELS)  # same: fine
     assert summary["teacher"] == "t1"
+
+
+def _disagreement(model_dir, teacher_dir, texts):
+    """Mean KL(teacher || model) over both heads on ``texts``: the teacher's calibrated probabilities (the soft
+    targets) against the model's raw ones (what the loss pulled; its own temperature is fitted afterwards)."""
+    import numpy as np
+
+    from monitor.model.inference import predict_probabilities, tokenize
+    from monitor.model.serialization import load_model
+
+    model, tokenizer = load_model(model_dir)
+    model.config.temperatures = {}
+    ours = predict_probabilities(model, tokenize(tokenizer, texts, 32, model.config.text_preprocessing),
+                                 pad_id=tokenizer.pad_token_id or 0)
+    theirs = Predictor.from_directory(teacher_dir, device="cpu").predict_proba(texts)
+    return sum(float(np.mean(np.sum(theirs[t] * (np.log(theirs[t] + 1e-9) - np.log(ours[t] + 1e-9)), axis=1)))
+               for t in ("topic", "sentiment"))
+
+
+def test_a_distilled_student_follows_its_teacher_and_records_it(tiny_encoder_dir, tmp_path):
+    def train(name, distillation, seed, teacher=None):
+        args = preset("full", limit=40, epochs=3, max_steps=24, learning_rate=3e-3, max_length=32, seed=seed,
+                      distillation=distillation, label_smoothing=0.0)
+        return train_model(args, out=tmp_path / name, backbone=tiny_encoder_dir, version=name, progress=False,
+                           teacher=teacher)
+
+    teacher = tmp_path / "teacher"
+    train("teacher", 0.0, seed=5)
+    distilled = train("distilled", 0.9, seed=6, teacher=teacher)
+    train("plain", 0.0, seed=6)
+    record = distilled.config.training
+    n_train = sum(c["train"] for c in record["data"]["corpora"].values())
+    assert record["distillation"] == {"teacher": "teacher", "teacher_path": str(teacher.resolve()), "weight": 0.9,
+                                      "texts": n_train}
+    assert record["pseudo_labels"] is None  # soft targets instead of hard labels
+    assert "Distilled from model `teacher`" in (tmp_path / "distilled" / "card.md").read_text()
+    texts = [e.text for e in _data().train]
+    assert _disagreement(tmp_path / "distilled", teacher, texts) < _disagreement(tmp_path / "plain", teacher, texts)
+
+
+def test_distillation_needs_a_teacher_with_the_same_labels(teacher, tiny_encoder_dir, tmp_path):
+    from monitor.model.errors import TrainingDataError
+    from monitor.model.pseudo import soft_targets
+
+    with pytest.raises(TrainingDataError, match="distillation 0.5 needs a teacher: pass --teacher MODEL_DIR"):
+        train_model(preset("full", distillation=0.5), out=tmp_path / "m", backbone=tiny_encoder_dir, progress=False)
+    assert not (tmp_path / "m").exists()
+    other = {"topic": list(TASK_LABELS["topic"])[:-1], "sentiment": list(TASK_LABELS["sentiment"])}
+    with pytest.raises(TrainingDataError, match="has other topic labels"):
+        soft_targets(_data().train, teacher, weight=0.5, tasks=other)
+    probs, _ = soft_targets(_data().train, teacher, weight=0.5, tasks=TASK_LABELS)
+    assert {t: p.shape for t, p in probs.items()} == {"topic": (len(_data().train), 20),
+                                                       "sentiment": (len(_data().train), 3)}
+
+
+def test_a_teacher_that_fills_nothing_leaves_the_run_exactly_as_without_one(teacher, tiny_encoder_dir, tmp_path):
+    """Loading the teacher draws no random numbers the student would have drawn: same start, same batches."""
+    import torch
+
+    from monitor.model.serialization import load_model
+
+    args = preset("full", limit=40, max_steps=4, max_length=32, pseudo_min_confidence=1.01, seed=11)
+    train_model(args, out=tmp_path / "with", backbone=tiny_encoder_dir, teacher=teacher, progress=False)
+    train_model(args, out=tmp_path / "without", backbone=tiny_encoder_dir, progress=False)
+    with_teacher, without = (load_model(tmp_path / name)[0].state_dict() for name in ("with", "without"))
+    assert all(torch.equal(with_teacher[k], without[k]) for k in without)
