@@ -14,6 +14,8 @@ model versus running the two single-task models.
     .venv/bin/python bench/quality.py --models multi --teacher models/full-1   # cross-task pseudo-labels
     .venv/bin/python bench/quality.py --domains surge-stock-sentiment --epochs 6 --learning-rate 5e-5
                                        # bench/loop.py's base data (Taborda held out), a longer schedule
+    .venv/bin/python bench/quality.py --models multi --teacher models/full-1 --distill 0.5   # soft targets
+    .venv/bin/python bench/quality.py --models multi --ema-decay 0.999 --layer-decay 0.9      # other levers
 
 With --seeds N every model is trained with seeds 42, 43, ... (into OUT/seed-S/NAME) and scored; a "summary"
 line per model and task gives the mean, the spread (max - min) and the per-seed valid scores, and a "gap" line
