@@ -69,9 +69,9 @@ def obtain(name: str, given: Path | None, tasks: dict, args, opts, out: Path) ->
         return model.eval(), tokenizer
     out = out / name
     started = time.perf_counter()
-    if name != "multi":  # the single-task references stay plain
+    teacher = opts.teacher if name == "multi" else None  # the single-task references stay plain
+    if teacher is None:
         args = replace(args, distillation=0.0)
-    teacher = opts.teacher if name == "multi" else None
     train_model(args, out=out, backbone=opts.backbone, tasks=tasks, version=f"bench-{name}-{args.seed}",
                 teacher=teacher)
     emit(kind="train", model=name, seed=args.seed, seconds=round(time.perf_counter() - started, 1), out=str(out))
