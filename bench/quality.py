@@ -15,6 +15,8 @@ model versus running the two single-task models.
     .venv/bin/python bench/quality.py --domains surge-stock-sentiment --epochs 6 --learning-rate 5e-5
                                        # bench/loop.py's base data (Taborda held out), a longer schedule
     .venv/bin/python bench/quality.py --models multi --teacher models/full-1 --distill 0.5   # soft targets
+    .venv/bin/python bench/quality.py --models multi --teacher models/full-1 --distill 0.2 --with-pseudo-labels
+                                       # soft targets and the confident hard labels together
     .venv/bin/python bench/quality.py --models multi --ema-decay 0.999 --layer-decay 0.9      # other levers
 
 With --seeds N every model is trained with seeds 42, 43, ... (into OUT/seed-S/NAME) and scored; a "summary"
@@ -71,7 +73,7 @@ def obtain(name: str, given: Path | None, tasks: dict, args, opts, out: Path) ->
     started = time.perf_counter()
     teacher = opts.teacher if name == "multi" else None  # the single-task references stay plain
     if teacher is None:
-        args = replace(args, distillation=0.0)
+        args = replace(args, distillation=0.0, distill_with_pseudo_labels=False)
     train_model(args, out=out, backbone=opts.backbone, tasks=tasks, version=f"bench-{name}-{args.seed}",
                 teacher=teacher)
     emit(kind="train", model=name, seed=args.seed, seconds=round(time.perf_counter() - started, 1), out=str(out))
@@ -224,6 +226,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--layer-decay", type=float, help="Layer-wise learning-rate decay (e.g. 0.9).")
     p.add_argument("--distill", type=float, help="With --teacher: distil the shared model from the teacher's "
                    "probabilities with this weight (e.g. 0.5) instead of hard pseudo-labels.")
+    p.add_argument("--with-pseudo-labels", action="store_true",
+                   help="With --distill: keep the teacher's confident hard labels for the missing tasks too.")
     p.add_argument("--teacher", type=Path,
                    help="Model directory whose confident predictions fill the shared model's missing labels.")
     opts = p.parse_args(argv)
@@ -231,7 +235,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if not opts.models or set(opts.models) - {"multi", "topic", "sentiment"}:
         p.error("--models: name some of multi, topic, sentiment")
     try:
-        preset(opts.preset, ema_decay=opts.ema_decay, layer_decay=opts.layer_decay, distillation=opts.distill)
+        preset(opts.preset, ema_decay=opts.ema_decay, layer_decay=opts.layer_decay, distillation=opts.distill,
+               distill_with_pseudo_labels=opts.with_pseudo_labels or None)
     except TrainingDataError as e:
         p.error(str(e))
     if opts.distill and opts.teacher is None:
@@ -268,7 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     for seed in seeds:
         args = preset(opts.preset, epochs=opts.epochs, limit=opts.limit, max_steps=opts.max_steps, seed=seed,
                       domains=opts.domains, learning_rate=opts.learning_rate, ema_decay=opts.ema_decay,
-                      layer_decay=opts.layer_decay, distillation=opts.distill)
+                      layer_decay=opts.layer_decay, distillation=opts.distill,
+                      distill_with_pseudo_labels=opts.with_pseudo_labels or None)
         emit(kind="recipe", preset=opts.preset, teacher=str(opts.teacher) if opts.teacher else None,
              **{k: v for k, v in vars(args).items() if not isinstance(v, dict)})
         out = Path(opts.out) / f"seed-{seed}" if opts.seeds > 1 else Path(opts.out)

@@ -85,6 +85,10 @@ def train(
         None, "--distill", help="With --teacher: learn from the teacher's probabilities of both tasks on every train "
         "text with this weight against the gold labels (e.g. 0.5), instead of confident hard labels."
     ),
+    with_pseudo_labels: bool = typer.Option(
+        False, "--with-pseudo-labels", help="With --distill: keep the teacher's confident hard labels for each "
+        "text's missing task too (the gold-label part of the loss then covers them)."
+    ),
     request: Path = typer.Option(
         None, "--request", hidden=True, help="Run a JSON training request (the retrain job's hand-off) instead."
     ),
@@ -103,7 +107,7 @@ def train(
     args = make_args(
         preset.value, epochs=epochs, max_steps=max_steps, limit=limit, seed=seed, learning_rate=learning_rate,
         replay_per_corpus=replay, domains=_domains(domains), ema_decay=ema_decay, layer_decay=layer_decay,
-        distillation=distill,
+        distillation=distill, distill_with_pseudo_labels=with_pseudo_labels or None,
     )
     from monitor.model.directory import ModelDirectory
 

@@ -57,8 +57,10 @@ class TrainingArguments:
     # this factor, each block below at one more factor, the embeddings lowest (1.0: one rate for all).
     layer_decay: float = 1.0
     # Knowledge distillation (needs a teacher): each head's loss is (1 - w) * CE on the gold labels + w * KL from the
-    # teacher's calibrated probabilities on every train text; the teacher then gives no hard pseudo-labels.
+    # teacher's calibrated probabilities on every train text; the teacher then gives no hard pseudo-labels, unless
+    # distill_with_pseudo_labels: then it also fills the missing labels as above, and their CE is the (1 - w) part.
     distillation: float = 0.0
+    distill_with_pseudo_labels: bool = False
 
     def __post_init__(self) -> None:
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
@@ -67,6 +69,9 @@ class TrainingArguments:
             raise TrainingDataError(f"layer_decay {self.layer_decay} is not in (0, 1] (e.g. 0.9; 1 turns it off)")
         if not 0.0 <= self.distillation < 1.0:
             raise TrainingDataError(f"distillation {self.distillation} is not in [0, 1) (e.g. 0.5; 0 turns it off)")
+        if self.distill_with_pseudo_labels and not self.distillation:
+            raise TrainingDataError("pseudo-labels with distillation need a distillation weight (e.g. --distill 0.2); "
+                                    "a teacher alone already gives pseudo-labels")
 
 
 PRESETS: dict[str, TrainingArguments] = {

@@ -13,7 +13,7 @@ from monitor.model.config import ModelConfig
 RECIPE_FIELDS = ("epochs", "batch_size", "learning_rate", "max_length", "text_preprocessing", "freeze_layers",
                  "cache_frozen", "label_smoothing", "class_weighting", "temperature", "loss_weighting", "limit",
                  "max_steps", "ema_decay", "layer_decay",
-                 "distillation")
+                 "distillation", "distill_with_pseudo_labels")
 
 
 def hardware() -> dict[str, Any]:

@@ -23,7 +23,7 @@ from monitor.model.evaluation import TaskReport, evaluate_task
 from monitor.model.labels import TASK_LABELS
 from monitor.model.loop import TrainingLoop
 from monitor.model.modeling import MultiTaskModel, count_parameters, freeze_lower_layers, set_seed
-from monitor.model.pseudo import add_pseudo_labels, soft_targets
+from monitor.model.pseudo import teach
 from monitor.model.serialization import save_model
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,8 @@ def train_model(
     ``init_from`` starts from an existing model directory (warm start) instead of the backbone; its max
     length and pooling are kept, since its weights were trained with them. ``teacher`` fills each train text's
     missing task with that model's confident prediction (``monitor.model.pseudo``), or with ``distillation`` set
-    gives its probabilities of both tasks on every train text as soft targets.
+    gives its probabilities of both tasks on every train text as soft targets (and, with
+    ``distill_with_pseudo_labels``, the confident hard labels too).
     """
     if args.distillation and not teacher:
         raise TrainingDataError(f"distillation {args.distillation} needs a teacher: pass --teacher MODEL_DIR")
@@ -185,12 +186,11 @@ def train_model(
     # Loading the teacher initialises a network before its weights arrive: with the random state set aside, the
     # student starts from the very weights and batches it would have without a teacher, so the two compare.
     with torch.random.fork_rng():
-        if teacher and args.distillation:
-            soft, distilled = soft_targets(data.train, teacher, weight=args.distillation, tasks=tasks,
-                                           progress=progress)
-        elif teacher:
-            data.train, pseudo = add_pseudo_labels(data.train, teacher, min_confidence=args.pseudo_min_confidence,
-                                                   tasks=tasks, progress=progress)
+        if teacher:
+            hard = not args.distillation or args.distill_with_pseudo_labels
+            data.train, pseudo, soft, distilled = teach(
+                data.train, teacher, min_confidence=args.pseudo_min_confidence if hard else None,
+                distillation=args.distillation, tasks=tasks, progress=progress)
     if not init_from:
         model, tokenizer = build_model(args, tasks, backbone)
     log.info(

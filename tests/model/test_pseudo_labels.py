@@ -135,3 +135,42 @@ def test_a_teacher_that_fills_nothing_leaves_the_run_exactly_as_without_one(teac
     train_model(args, out=tmp_path / "without", backbone=tiny_encoder_dir, progress=False)
     with_teacher, without = (load_model(tmp_path / name)[0].state_dict() for name in ("with", "without"))
     assert all(torch.equal(with_teacher[k], without[k]) for k in without)
+
+
+def test_one_teacher_pass_gives_the_hard_labels_and_the_soft_targets_they_came_from(teacher, monkeypatch):
+    from monitor.model.pseudo import soft_targets, teach
+
+    data = _data()
+    seen = []
+    original = Predictor.predict_proba
+    monkeypatch.setattr(Predictor, "predict_proba",
+                        lambda self, texts: seen.append(len(texts)) or original(self, texts))
+    filled, pseudo, soft, distilled = teach(data.train, teacher, min_confidence=0.0, distillation=0.3,
+                                            tasks=TASK_LABELS)
+    assert sum(seen) == len(data.train)  # every text once, not once per use
+    monkeypatch.setattr(Predictor, "predict_proba", original)
+    alone, alone_summary = add_pseudo_labels(data.train, teacher, min_confidence=0.0)
+    assert filled == alone and pseudo == alone_summary
+    only_soft, only_summary = soft_targets(data.train, teacher, weight=0.3, tasks=TASK_LABELS)
+    assert distilled == only_summary and distilled["weight"] == 0.3
+    labels = {t: list(v) for t, v in TASK_LABELS.items()}
+    for task in ("topic", "sentiment"):
+        assert soft[task] == pytest.approx(only_soft[task], abs=1e-6)
+        for i, (before, after) in enumerate(zip(data.train, filled, strict=True)):
+            if before.label(task) is None:  # the hard label is the argmax of the very row distilled from
+                assert after.label(task) == labels[task][int(soft[task][i].argmax())]
+
+
+def test_a_distilled_run_can_keep_the_hard_pseudo_labels_too(teacher, tiny_encoder_dir, tmp_path):
+    from monitor.model.errors import TrainingDataError
+
+    args = preset("quick", limit=40, max_steps=2, pseudo_min_confidence=0.0, distillation=0.2,
+                  distill_with_pseudo_labels=True)
+    result = train_model(args, out=tmp_path / "both", backbone=tiny_encoder_dir, teacher=teacher, progress=False)
+    record = result.config.training
+    assert record["pseudo_labels"]["sentiment"]["filled"] > 0 and record["pseudo_labels"]["topic"]["filled"] > 0
+    assert record["distillation"]["weight"] == 0.2 and record["arguments"]["distill_with_pseudo_labels"] is True
+    card = (tmp_path / "both" / "card.md").read_text()
+    assert "pseudo-labels from model `t1`" in card and "Distilled from model `t1`" in card
+    with pytest.raises(TrainingDataError, match="need a distillation weight"):
+        preset("full", distill_with_pseudo_labels=True)
