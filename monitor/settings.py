@@ -297,6 +297,16 @@ class LearningSettings(BaseModel):
         None, gt=0, json_schema_extra=_recipe("learning_rate"),
         description="Learning rate of a retrain (default: the preset's).",
     )
+    sampling_temperature: float | None = Field(
+        None, ge=1, json_schema_extra=_recipe("temperature"),
+        description="Sampling temperature over the training sources in a retrain: higher gives a small label file "
+        "more of the batches (default: the preset's; warm 3).",
+    )
+    distillation: float | None = Field(
+        None, ge=0, lt=1, json_schema_extra=_recipe("distillation"),
+        description="Weight of the champion's probabilities as soft targets on the corpora's texts, never on the "
+        "analysts' labels (0-1; default off). Warm: keeps what the champion knew while the labels teach.",
+    )
     training_timeout_minutes: int = Field(
         240, ge=1, description="A training subprocess running longer than this is killed and the run fails."
     )

@@ -164,3 +164,5 @@ def test_the_learning_section_feeds_the_training_recipe():
     assert overrides == {"replay_per_corpus": 300, "epochs": 4, "max_steps": 90, "limit": 500, "seed": 3,
                          "learning_rate": 0.0002}
     assert "replay_per_corpus" not in Settings(**MOVED).learning.recipe_overrides(warm=False)
+    learning = Settings(**MOVED).learning.model_copy(update={"sampling_temperature": 5.0, "distillation": 0.2})
+    assert learning.recipe_overrides(warm=True).items() >= {"temperature": 5.0, "distillation": 0.2}.items()

@@ -158,15 +158,16 @@ class RetrainRun:
 
     def _starting_points(self) -> tuple[Path | None, Path | None]:
         """(warm start, teacher): the champion's directory is the model to fine-tune in warm mode (the default)
-        and, from scratch with ``scratch_teacher``, the teacher whose confident predictions fill missing labels.
+        and, from scratch with ``scratch_teacher``, the teacher whose confident predictions fill missing labels;
+        with ``distillation`` set it is the teacher in either mode, its probabilities the soft targets.
         Without a usable champion the run trains from the backbone on the labels alone."""
         champion = self._usable_champion()
         if champion is None:
             return None, None
         if self.learning.mode == "warm":
             log.info("retrain run %d warm-starts from the champion %s", self.run_id, self.champion.version)
-            return champion, None
-        if self.learning.scratch_teacher:
+            return champion, champion if self.learning.distillation else None
+        if self.learning.scratch_teacher or self.learning.distillation:
             log.info("retrain run %d trains from scratch (%s) with the champion %s as teacher", self.run_id,
                      self.learning.preset, self.champion.version)
             return None, champion

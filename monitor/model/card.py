@@ -67,9 +67,12 @@ def _data_section(training: dict[str, Any]) -> list[str]:
                       "their gold labels only."]
     if training.get("distillation"):
         distilled = training["distillation"]
+        spared = distilled.get("extra_not_distilled")
+        where = (f"on the {distilled.get('texts')} corpus texts (not on the {spared} analysts' labels)" if spared
+                 else f"on all {distilled.get('texts')} train texts")
         lines += ["", f"Distilled from model `{distilled.get('teacher')}`: its calibrated probabilities of both tasks "
-                      f"on all {distilled.get('texts')} train texts, weight {distilled.get('weight')} against the "
-                      "gold labels; dev and valid keep their gold labels only."]
+                      f"{where}, weight {distilled.get('weight')} against the gold labels; dev and valid keep their "
+                      "gold labels only."]
     return lines + [""]
 
 

@@ -191,6 +191,13 @@ def train_model(
             data.train, pseudo, soft, distilled = teach(
                 data.train, teacher, min_confidence=args.pseudo_min_confidence if hard else None,
                 distillation=args.distillation, tasks=tasks, progress=progress)
+    if soft is not None and data.sources.get("extra"):
+        # Analysts' labels exist to correct what a model believes: the teacher's view of them is no target.
+        rows = data.sources["extra"]
+        soft = {t: p.copy() for t, p in soft.items()}
+        for p in soft.values():
+            p[rows] = 0.0  # a zero row adds nothing to the KL: those texts learn from their labels alone
+        distilled = {**distilled, "texts": distilled["texts"] - len(rows), "extra_not_distilled": len(rows)}
     if not init_from:
         model, tokenizer = build_model(args, tasks, backbone)
     log.info(

@@ -102,6 +102,33 @@ def test_a_scratch_retrain_learns_from_the_champion_as_teacher_when_set(retrain_
         assert pseudo[task]["filled"] + pseudo[task]["left_unlabeled"] == lacking, (task, pseudo, corpora)
 
 
+def test_a_warm_retrain_with_distillation_learns_from_the_champion_but_not_on_the_labels(
+        retrain_settings, session_factory, tmp_path):
+    """Learning without forgetting: the champion is both the start and the teacher; its soft targets cover the
+    replayed corpus texts, never the analysts' labels."""
+    from monitor.model.testing import make_tiny_model
+
+    champion_dir = make_tiny_model(tmp_path / "champ", version="champ-1")
+    with transaction(session_factory) as s:
+        register_version("champ-1", str(champion_dir), session=s, status="champion")
+    store(session_factory, synthetic_examples(60, seed=5))
+    learning = retrain_settings.learning.model_copy(update={"mode": "warm", "distillation": 0.3,
+                                                            "sampling_temperature": 5.0})
+
+    result = run_retrain(learning, retrain_settings.model, session_factory)
+
+    assert result.status in ("promoted", "rejected"), result
+    run = run_row(session_factory, result.run_id)
+    candidate = ModelDirectory(Path(retrain_settings.model.registry_dir).resolve() / result.version).config
+    assert candidate.training["init_from"]["version"] == "champ-1"
+    distilled = candidate.training["distillation"]
+    assert (distilled["teacher"], distilled["weight"]) == ("champ-1", 0.3)
+    assert distilled["extra_not_distilled"] == run.n_labels > 0
+    assert distilled["texts"] == sum(c["train"] for c in candidate.training["data"]["corpora"].values())
+    assert candidate.training["arguments"]["temperature"] == 5.0
+    assert candidate.training["pseudo_labels"] is None  # soft targets, no hard labels
+
+
 def test_training_crash_keeps_the_champion_and_records_failure(retrain_settings, session_factory, tmp_path):
     from monitor.model.testing import make_tiny_model
 

@@ -174,3 +174,33 @@ def test_a_distilled_run_can_keep_the_hard_pseudo_labels_too(teacher, tiny_encod
     assert "pseudo-labels from model `t1`" in card and "Distilled from model `t1`" in card
     with pytest.raises(TrainingDataError, match="need a distillation weight"):
         preset("full", distill_with_pseudo_labels=True)
+
+
+def test_the_analysts_labels_are_never_distilled_only_the_corpus_texts(teacher, tiny_encoder_dir, tmp_path,
+                                                                       monkeypatch):
+    import numpy as np
+
+    import monitor.model.training as training
+
+    extra = tmp_path / "labels.csv"
+    extra.write_text("text,sentiment\n" + "".join(f"$T{i} is going to zero,negative\n" for i in range(7)))
+    seen = {}
+
+    class Watched(training.TrainingLoop):
+        def __init__(self, model, tokenizer, data, args, progress, soft_targets=None):
+            seen.update(soft=soft_targets, extra=data.sources["extra"], n=len(data.train))
+            super().__init__(model, tokenizer, data, args, progress, soft_targets=soft_targets)
+
+    monkeypatch.setattr(training, "TrainingLoop", Watched)
+    args = preset("quick", limit=40, max_steps=2, distillation=0.3)
+    result = train_model(args, out=tmp_path / "m", backbone=tiny_encoder_dir, teacher=teacher, extra=extra,
+                         progress=False)
+    assert len(seen["extra"]) == 7
+    for task, p in seen["soft"].items():
+        assert p.shape[0] == seen["n"]
+        assert not p[seen["extra"]].any(), task  # the analysts' rows: no teacher target at all
+        others = np.delete(p, seen["extra"], axis=0)
+        assert np.allclose(others.sum(axis=1), 1.0, atol=1e-4), task  # every corpus text: a distribution
+    distilled = result.config.training["distillation"]
+    assert distilled["extra_not_distilled"] == 7 and distilled["texts"] == seen["n"] - 7
+    assert "(not on the 7 analysts' labels)" in (tmp_path / "m" / "card.md").read_text()
