@@ -305,7 +305,8 @@ class LearningSettings(BaseModel):
     distillation: float | None = Field(
         None, ge=0, lt=1, json_schema_extra=_recipe("distillation"),
         description="Weight of the champion's probabilities as soft targets on the corpora's texts, never on the "
-        "analysts' labels (0-1; default off). Warm: keeps what the champion knew while the labels teach.",
+        "analysts' labels (0-1; default off). Warm: keeps what the champion knew while the labels teach; from "
+        "scratch: beside its hard labels when SCRATCH_TEACHER is on.",
     )
     training_timeout_minutes: int = Field(
         240, ge=1, description="A training subprocess running longer than this is killed and the run fails."

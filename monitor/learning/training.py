@@ -32,7 +32,9 @@ def training_request(learning: LearningSettings, *, out_dir: Path, version: str,
                      extra_file: Path | None, init_from: Path | None = None,
                      teacher: Path | None = None) -> TrainingRequest:
     """The retrain job's request; ``init_from`` (the champion) makes it a warm start with the warm preset;
-    ``teacher`` (the champion, in a from-scratch run) fills missing labels with its confident predictions.
+    ``teacher`` (the champion, in a from-scratch run) fills missing labels with its confident predictions; with
+    ``distillation`` set its probabilities are soft targets too (from scratch: beside its hard labels, when
+    ``scratch_teacher``; warm: alone).
 
     The recipe is the preset plus every recipe field set in the learning section (``recipe_overrides``).
     """
@@ -41,7 +43,10 @@ def training_request(learning: LearningSettings, *, out_dir: Path, version: str,
         raise MonitorError(f"MONITOR_LEARNING__DOMAINS names unknown corpora {', '.join(unknown)}; "
                            f"use some of {', '.join(DOMAIN_CORPORA)} (or [] for none)")
     warm = init_from is not None
-    arguments = preset("warm" if warm else learning.preset, **learning.recipe_overrides(warm=warm))
+    overrides = learning.recipe_overrides(warm=warm)
+    if not warm and learning.scratch_teacher and overrides.get("distillation"):
+        overrides["distill_with_pseudo_labels"] = True  # the teacher's hard labels stay, its soft targets add
+    arguments = preset("warm" if warm else learning.preset, **overrides)
     return TrainingRequest(arguments=arguments, out=out_dir, version=version, result_file=workdir / "result.json",
                            extra=extra_file, init_from=init_from, data_root=learning.data_root,
                            backbone=learning.backbone, teacher=teacher)

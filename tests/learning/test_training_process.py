@@ -49,6 +49,22 @@ def test_settings_make_a_warm_start_from_the_champion_or_a_scratch_run(tmp_path)
     assert (taught.init_from, taught.teacher, taught.arguments) == (None, tmp_path / "champ", scratch.arguments)
 
 
+def test_distillation_from_the_champion_keeps_hard_labels_from_scratch_and_stands_alone_warm(tmp_path):
+    def request(**changes):
+        learning = LearningSettings(distillation=0.2, sampling_temperature=5.0, **changes)
+        return training_request(learning, out_dir=tmp_path / "o", version="r1", workdir=tmp_path, extra_file=None,
+                                teacher=tmp_path / "champ")
+
+    scratch = request().arguments
+    assert (scratch.distillation, scratch.distill_with_pseudo_labels, scratch.temperature) == (0.2, True, 5.0)
+    alone = request(scratch_teacher=False).arguments  # the teacher was asked for its soft targets only
+    assert (alone.distillation, alone.distill_with_pseudo_labels) == (0.2, False)
+    learning = LearningSettings(distillation=0.2)
+    warm = training_request(learning, out_dir=tmp_path / "o", version="r1", workdir=tmp_path, extra_file=None,
+                            init_from=tmp_path / "champ", teacher=tmp_path / "champ").arguments
+    assert warm == preset("warm", distillation=0.2, seed=0)  # learning without forgetting: soft targets only
+
+
 def test_domains_setting_reaches_the_trainer_and_unknown_names_are_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("MONITOR_LEARNING__DOMAINS", '["surge-stock-sentiment"]')
     from monitor.settings import Settings
