@@ -208,11 +208,13 @@ def streams(wanted: list[str], seed: int | None = None) -> list[Stream]:
     return [s for s in found if s is not None and s.posts]
 
 
-def model_labels(model_dir: Path, posts: list[Post]) -> tuple[list[str], list[str]]:
-    """The model's sentiment and topic for every post (the topic scopes become the model's)."""
+def model_labels(model_dir: Path, posts: list[Post]) -> tuple[list[str], list[str], list[tuple[float, float, float]]]:
+    """The model's sentiment, topic and sentiment probabilities for every post (the topic scopes become the
+    model's; the probabilities feed MONITOR_ALERTS__SIGNAL=reading)."""
     read = read_distinct(model_dir, [post.text for post in posts])
     predictions = [read[post.text] for post in posts]
-    return [p.sentiment for p in predictions], [p.topic for p in predictions]
+    return ([p.sentiment for p in predictions], [p.topic for p in predictions],
+            [(p.p_negative, p.p_neutral, p.p_positive) for p in predictions])
 
 
 def read_distinct(model_dir: Path, texts: list[str]) -> dict:
@@ -227,20 +229,24 @@ def read_distinct(model_dir: Path, texts: list[str]) -> dict:
     return read
 
 
-def write(posts: list[Post], labels: list[str], factory, topics: list[str] | None = None) -> None:
+def write(posts: list[Post], labels: list[str], factory, topics: list[str] | None = None,
+          probabilities: list[tuple[float, float, float]] | None = None) -> None:
+    """Articles and predictions; without ``probabilities`` (true labels) p_negative is 1 or 0 by the label."""
     topics = topics or [p.topic or TOPIC for p in posts]
+    probabilities = probabilities or [(float(label == "negative"), 0.0, 0.0) for label in labels]
     with transaction(factory) as session:
         for i in range(0, len(posts), 2000):
             chunk = list(zip(posts[i:i + 2000], labels[i:i + 2000], strict=True))
             chunk_topics = topics[i:i + 2000]
+            chunk_probabilities = probabilities[i:i + 2000]
             rows = [{"text": p.text, "event_time": p.at, "published_at": p.at, "kafka_topic": "bench",
                      "kafka_partition": 0, "kafka_offset": i + k} for k, (p, _) in enumerate(chunk)]
             ids = session.scalars(insert(Article).returning(Article.id, sort_by_parameter_order=True), rows).all()
             session.execute(insert(Prediction), [
                 {"article_id": a, "model_version": "bench", "topic": topic, "topic_confidence": 1.0,
-                 "sentiment": label, "sentiment_confidence": 1.0, "p_negative": float(label == "negative"),
-                 "p_neutral": 0.0, "p_positive": 0.0}
-                for a, (_, label), topic in zip(ids, chunk, chunk_topics, strict=True)])
+                 "sentiment": label, "sentiment_confidence": 1.0, "p_negative": pn, "p_neutral": pu, "p_positive": pp}
+                for a, (_, label), topic, (pn, pu, pp) in zip(ids, chunk, chunk_topics, chunk_probabilities,
+                                                              strict=True)])
 
 
 def score(stream: Stream, alerts: list[Alert], groups: list[AlertGroup]) -> dict:
@@ -268,7 +274,7 @@ def score(stream: Stream, alerts: list[Alert], groups: list[AlertGroup]) -> dict
 
 
 def run(stream: Stream, labels: list[str], source: str, admin_url: str, settings: AlertSettings,
-        topics: list[str] | None = None) -> dict:
+        topics: list[str] | None = None, probabilities: list[tuple[float, float, float]] | None = None) -> dict:
     name = f"bench_alerts_{uuid.uuid4().hex[:8]}"
     url = create_database(admin_url, name, exist_ok=False)
     engine = None
@@ -276,7 +282,7 @@ def run(stream: Stream, labels: list[str], source: str, admin_url: str, settings
         migrate.upgrade(url)
         engine = make_engine(DatabaseSettings(url=url))
         factory = make_session_factory(engine)
-        write(stream.posts, labels, factory, topics)
+        write(stream.posts, labels, factory, topics, probabilities)
         t0 = time.perf_counter()
         result = backfill_alerts(settings, factory)
         seconds = time.perf_counter() - t0
@@ -284,7 +290,8 @@ def run(stream: Stream, labels: list[str], source: str, admin_url: str, settings
             alerts = list(session.scalars(select(Alert).order_by(Alert.id)))
             groups = list(session.scalars(select(AlertGroup).order_by(AlertGroup.id)))
         days = (max(p.at for p in stream.posts) - min(p.at for p in stream.posts)) / timedelta(days=1)
-        return {"stream": stream.name, "labels": source, "posts": len(stream.posts), "days": round(days, 1),
+        return {"stream": stream.name, "labels": source, "signal": settings.signal, "posts": len(stream.posts),
+                "days": round(days, 1),
                 "negative_share": round(labels.count("negative") / len(labels), 3), **score(stream, alerts, groups),
                 "steps": result.steps, "detector_seconds": round(seconds, 1), "note": stream.note}
     finally:
@@ -311,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         stream.posts.sort(key=lambda p: p.at)
         print(json.dumps(run(stream, [p.sentiment for p in stream.posts], "true", admin_url, settings)), flush=True)
         if args.model:
-            labels, topics = model_labels(args.model, stream.posts)
-            print(json.dumps(run(stream, labels, "model", admin_url, settings, topics)), flush=True)
+            labels, topics, probabilities = model_labels(args.model, stream.posts)
+            print(json.dumps(run(stream, labels, "model", admin_url, settings, topics, probabilities)), flush=True)
     return 0
 
 

@@ -9,6 +9,8 @@ Replays bench/alerts.py's two-class stream (bullish/bearish retail posts, ~27 a 
 - ``argmax``: the share the model calls negative, exact one-sided Fisher test (what the detector uses);
 - ``mean_p``: the mean calibrated p_negative, one-sided Welch t-test;
 - ``mean_bearish``: the mean of p_negative / (p_negative + p_positive), "bearish among opinionated", Welch;
+- ``rank``: the detector's reading signal (MONITOR_ALERTS__SIGNAL=reading): p_negative binned by logit, a
+  Wilcoxon-Mann-Whitney test of window against baseline (monitor.alerts.statistics.rank_compare);
 - ``truth``: the authors' own tags, Fisher (the ceiling).
 
 For each signal it prints one JSON line: the burst days found when the threshold lets 1, 3, 6 and 12 ordinary
@@ -33,7 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import alerts as alert_bench  # noqa: E402
 
-from monitor.alerts.statistics import fisher_upper_p  # noqa: E402
+from monitor.alerts.statistics import READING_BINS, fisher_upper_p, rank_compare, reading_bins  # noqa: E402
 
 FALSE_DAYS = (1, 3, 6, 12)
 
@@ -57,6 +59,9 @@ def day_p_values(days: dict[int, list[tuple]], baseline_days: int) -> dict[str, 
             out[name][d] = float(fisher_upper_p(int(w[:, col].sum()), len(w), int(b[:, col].sum()), len(b)))
         for name, col in (("mean_p", 2), ("mean_bearish", 3)):
             out[name][d] = float(stats.ttest_ind(w[:, col], b[:, col], equal_var=False, alternative="greater").pvalue)
+        w_bins = np.bincount(reading_bins(w[:, 2]), minlength=READING_BINS)
+        b_bins = np.bincount(reading_bins(b[:, 2]), minlength=READING_BINS)
+        out["rank"][d] = float(rank_compare(w_bins, b_bins).p_value[0])
     return out
 
 

@@ -190,7 +190,17 @@ class AlertSettings(BaseModel):
         "one-sided level (a ticker usually named in bearish posts): then against its own, filled up to "
         "MIN_BASELINE_COUNT at the all-topics share. 0: always borrow.",
     )
-    min_rise: float = Field(0.15, ge=0, le=1, description="Minimum absolute rise of the negative share.")
+    signal: Literal["label", "reading"] = Field(
+        "reading",
+        description="What a window is judged on. label: the share of articles called negative (exact Fisher test; "
+        "the rise is the share's). reading: how negative the model reads them, p_negative, by rank "
+        "(Wilcoxon-Mann-Whitney test, exact at small counts; the rise is Cliff's delta, which equals the share's "
+        "rise for hard labels): a model that reads a new kind of text imperfectly still ranks it.",
+    )
+    min_rise: float = Field(
+        0.15, ge=0, le=1,
+        description="Minimum rise: of the negative share (label signal), or Cliff's delta (reading signal).",
+    )
     resolve_margin: float = Field(
         0.5,
         ge=0,

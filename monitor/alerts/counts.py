@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from monitor.alerts.statistics import READING_BINS, READING_LOGIT_RANGE
 from monitor.store.orm import ALL_TOPICS, Article
 from monitor.store.reads import NEWEST_PREDICTION_FIRST_SQL, latest_event_time
 
@@ -29,20 +30,25 @@ TICKER_SHAPE = r"^[A-Za-z]{1,6}(\.[A-Za-z]{1,2})?$"
 _LATEST = """
 WITH latest AS (
     SELECT DISTINCT ON (p.article_id) p.article_id, p.topic, p.sentiment = 'negative' AS neg,
-           a.event_time, a.tickers, a.title, a.text
+           p.p_negative, a.event_time, a.tickers, a.title, a.text
     FROM predictions p JOIN articles a ON a.id = p.article_id
     WHERE a.event_time > :start AND a.event_time <= :end
     ORDER BY {order}
 ), bucketed AS (
     SELECT article_id, topic, neg, tickers, title, text,
+           width_bucket(ln(least(greatest(p_negative, 1e-12), 1 - 1e-12)
+                           / (1 - least(greatest(p_negative, 1e-12), 1 - 1e-12))),
+                        -{logit}, {logit}, {inner}) AS bin,
            (ceil(extract(epoch FROM (event_time - :start)) / :step) - 1)::bigint AS bucket
     FROM latest
 )
 """
-_LATEST = _LATEST.format(order=NEWEST_PREDICTION_FIRST_SQL)  # the detector and the dashboard agree
+# The detector and the dashboard agree on an article's prediction; its p_negative bin matches reading_bins().
+_LATEST = _LATEST.format(order=NEWEST_PREDICTION_FIRST_SQL, logit=READING_LOGIT_RANGE, inner=READING_BINS - 2)
 _TOPIC_COUNTS = "SELECT topic, bucket, count(*), count(*) FILTER (WHERE neg) FROM bucketed GROUP BY topic, bucket"
+_TOPIC_BINS = "SELECT topic, bucket, bin, count(*) FROM bucketed GROUP BY topic, bucket, bin"
 _TICKER_COUNTS = """
-SELECT '$' || t.ticker, b.bucket, count(*), count(*) FILTER (WHERE b.neg)
+SELECT '$' || t.ticker, b.bucket, {columns}
 FROM bucketed b
 CROSS JOIN LATERAL (
     SELECT DISTINCT upper(x) AS ticker FROM (
@@ -53,7 +59,7 @@ CROSS JOIN LATERAL (
         SELECT m[1] FROM regexp_matches(coalesce(b.title, '') || ' ' || b.text, :cashtag, 'g') AS m
     ) found WHERE x ~ :shape
 ) t
-GROUP BY t.ticker, b.bucket
+GROUP BY t.ticker, b.bucket{group}
 """
 
 
@@ -66,6 +72,14 @@ class BucketCounts:
     n_buckets: int
     total: dict[str, np.ndarray] = field(default_factory=dict)
     negative: dict[str, np.ndarray] = field(default_factory=dict)
+    # The reading signal only: per scope, articles per bucket and p_negative bin (n_buckets x READING_BINS).
+    bins: dict[str, np.ndarray] | None = None
+
+    def add_bin(self, scope: str, bucket: int, reading_bin: int, count: int) -> None:
+        assert self.bins is not None
+        if scope not in self.bins:
+            self.bins[scope] = np.zeros((self.n_buckets, READING_BINS), dtype=np.int32)
+        self.bins[scope][bucket, reading_bin] += count
 
     def add(self, scope: str, bucket: int, total: int, negative: int) -> None:
         if scope not in self.total:
@@ -79,27 +93,41 @@ class BucketCounts:
         if scope not in self.total:
             self.total[scope] = np.zeros(self.n_buckets, dtype=np.int64)
             self.negative[scope] = np.zeros(self.n_buckets, dtype=np.int64)
+        if self.bins is not None and scope not in self.bins:
+            self.bins[scope] = np.zeros((self.n_buckets, READING_BINS), dtype=np.int32)
 
     def drop_thin(self, scopes_below: int, keep: set[str]) -> None:
         """Forget ticker scopes that can never fill a window (fewer articles in all than a window needs)."""
         for scope in [s for s in self.total if s.startswith(TICKER_PREFIX) and s not in keep]:
             if int(self.total[scope].sum()) < scopes_below:
                 del self.total[scope], self.negative[scope]
+                if self.bins is not None:
+                    self.bins.pop(scope, None)
 
 
 def load_bucket_counts(
-    start: datetime, n_buckets: int, step: timedelta, *, tickers: bool, session: Session
+    start: datetime, n_buckets: int, step: timedelta, *, tickers: bool, session: Session, readings: bool = False
 ) -> BucketCounts:
-    """Each article once, with its newest prediction, in the bucket holding its event time."""
-    counts = BucketCounts(start, step, n_buckets)
+    """Each article once, with its newest prediction, in the bucket holding its event time; with ``readings``,
+    also per p_negative bin (the reading signal)."""
+    counts = BucketCounts(start, step, n_buckets, bins={} if readings else None)
     params = {"start": start, "end": start + step * n_buckets, "step": step.total_seconds()}
     for topic, bucket, total, negative in session.execute(text(_LATEST + _TOPIC_COUNTS), params):
         counts.add(topic, bucket, total, negative)
         counts.add(ALL_TOPICS, bucket, total, negative)
+    if readings:
+        for topic, bucket, reading_bin, total in session.execute(text(_LATEST + _TOPIC_BINS), params):
+            counts.add_bin(topic, bucket, reading_bin, total)
+            counts.add_bin(ALL_TOPICS, bucket, reading_bin, total)
     if tickers:
         ticker_params = {**params, "cashtag": CASHTAG, "shape": TICKER_SHAPE}
-        for scope, bucket, total, negative in session.execute(text(_LATEST + _TICKER_COUNTS), ticker_params):
+        query = _TICKER_COUNTS.format(columns="count(*), count(*) FILTER (WHERE b.neg)", group="")
+        for scope, bucket, total, negative in session.execute(text(_LATEST + query), ticker_params):
             counts.add(scope, bucket, total, negative)
+        if readings:
+            query = _TICKER_COUNTS.format(columns="b.bin, count(*)", group=", b.bin")
+            for scope, bucket, reading_bin, total in session.execute(text(_LATEST + query), ticker_params):
+                counts.add_bin(scope, bucket, reading_bin, total)
     return counts
 
 

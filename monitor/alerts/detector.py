@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DETECTOR_LOCK_KEY = 0x616C65727473  # "alerts"
 CHECKPOINT = "negative-share"
 CHUNK_STEPS = 30 * 144  # 30 days of 10-minute steps per counting query: bounded memory with many tickers
+READING_CHUNK_STEPS = 7 * 144  # the reading signal keeps a histogram per bucket: shorter chunks, same memory
 
 
 class BackfillOverlap(AlertsError):
@@ -124,13 +125,15 @@ class NegativeShareDetector:
         result.evaluated_from = end - self.step * n_steps
         book = EpisodeBook.load(self.settings, self.rules, result, session=session)
         lookback = max(self.scales) + self.baseline_steps
+        readings = self.settings.signal == "reading"
+        chunk = READING_CHUNK_STEPS if readings else CHUNK_STEPS
         done = 0
         while done < n_steps:
-            size = min(CHUNK_STEPS, n_steps - done)
+            size = min(chunk, n_steps - done)
             chunk_end = end - self.step * (n_steps - done - size)
             start = chunk_end - self.step * (size + lookback)
             counts = load_bucket_counts(start, size + lookback, self.step, tickers=self.settings.ticker_scopes,
-                                        session=session)
+                                        session=session, readings=readings)
             counts.drop_thin(self.rules.min_count, keep=set(book.open))
             for scope in book.open:
                 counts.ensure(scope)

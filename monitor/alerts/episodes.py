@@ -18,7 +18,7 @@ from monitor.alerts.counts import TICKER_PREFIX
 from monitor.alerts.outbox import enqueue_group_event
 from monitor.alerts.payloads import ALERT_OPENED, ALERT_RESOLVED, ALERT_UPDATED
 from monitor.alerts.scan import Candidate, Figures, Scan
-from monitor.alerts.statistics import SpikeRules, share
+from monitor.alerts.statistics import READING_BINS, SpikeRules, rank_compare, share
 from monitor.alerts.windows import Windows, find_negative_examples
 from monitor.settings import AlertSettings
 from monitor.store.orm import ALL_TOPICS, Alert, AlertGroup, AlertMute
@@ -103,14 +103,23 @@ class EpisodeBook:
         steps = scan.steps[scan.steps >= _first_after(scan, after)]
         scale = np.full(len(steps), own)
         n, k = scan.window(alert.scope, own, steps)
+        frozen_bins = _frozen_bins(scan, alert)
+        bins = scan.window_bins(alert.scope, own, steps) if frozen_bins is not None else None
         for wider in [s for s in scan.scales if s > own]:
             thin = n < self.rules.min_count
             wn, wk = scan.window(alert.scope, wider, steps)
             n, k, scale = np.where(thin, wn, n), np.where(thin, wk, k), np.where(thin, wider, scale)
-        frozen = share(alert.baseline_negative, alert.baseline_count)
+            if bins is not None:
+                bins = np.where(thin[:, None], scan.window_bins(alert.scope, wider, steps), bins)
         thick = n >= self.rules.min_count
-        shares = np.divide(k, n, out=np.zeros(len(n)), where=thick)
-        subsided = thick & (shares - frozen < self.rules.min_rise * self.rules.resolve_margin)
+        if bins is not None and frozen_bins is not None:
+            # The reading signal: back to normal when the window's readings are within the margin of the frozen
+            # baseline's on the same scale that opened it (Cliff's delta).
+            rise = rank_compare(bins, np.broadcast_to(frozen_bins, bins.shape), exact_below=-1.0).delta
+        else:
+            rise = np.divide(k, n, out=np.zeros(len(n)), where=thick) - share(alert.baseline_negative,
+                                                                             alert.baseline_count)
+        subsided = thick & (rise < self.rules.min_rise * self.rules.resolve_margin)
         resolve_at = int(steps[np.argmax(subsided)]) if subsided.any() else None
         expire_at = self._expire_at(alert, steps, thick)
         if expire_at is not None and (resolve_at is None or expire_at < resolve_at):
@@ -150,7 +159,8 @@ class EpisodeBook:
     def _frozen_figures(self, alert: Alert, scale: int, j: int) -> Figures:
         span = (alert.baseline_start, datetime.fromisoformat(alert.opening["baseline_end"]))
         return self.scan.figures(alert.scope, scale, j, baseline=(alert.baseline_count, alert.baseline_negative),
-                                 baseline_span=span, baseline_kind=alert.opening.get("baseline_kind"))
+                                 baseline_span=span, baseline_kind=alert.opening.get("baseline_kind"),
+                                 baseline_bins=alert.opening.get("baseline_bins"))
 
     def _resolve_due(self, j: int, follows: dict[str, Follow], *, session: Session) -> None:
         for scope in sorted([s for s, f in follows.items() if f.resolve_at == j and f.alert.status == "open"],
@@ -246,6 +256,15 @@ class EpisodeBook:
 
     def _notify(self, event: str, group: AlertGroup | None, children: list[Alert], *, session: Session) -> None:
         enqueue_group_event(event, group, children, dashboard_url=self.settings.dashboard_url, session=session)
+
+
+def _frozen_bins(scan: Scan, alert: Alert) -> np.ndarray | None:
+    """The baseline histogram an episode froze at opening, when it opened on the reading signal and the scan
+    reads it too; None: follow the share (an episode opened on the label signal, or the signal was changed)."""
+    bins = (alert.opening or {}).get("baseline_bins")
+    if not scan.readings or not isinstance(bins, list) or len(bins) != READING_BINS:
+        return None
+    return np.asarray(bins, dtype=np.int64)
 
 
 def _first_after(scan: Scan, after: datetime) -> int:

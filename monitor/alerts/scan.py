@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from monitor.alerts.counts import BucketCounts
-from monitor.alerts.statistics import SpikeRules, compare_shares, fisher_upper_p, share
+from monitor.alerts.statistics import SpikeRules, compare_shares, fisher_upper_p, rank_compare, share
 from monitor.store.orm import ALL_TOPICS
 
 
@@ -38,6 +38,11 @@ class Figures:
     # topics' over the same span) or "filled" (a thin scope usually more negative than all topics: its own
     # articles, filled up to MIN_BASELINE_COUNT at the all-topics share). None: not known (alerts stored before).
     baseline_kind: str | None = None
+    # The reading signal only: Cliff's delta of the window's p_negative against the baseline's (the rise on the
+    # reading scale; statistic and p_value are then the rank test's), and the baseline's p_negative histogram,
+    # which an episode freezes at opening.
+    reading_rise: float | None = None
+    baseline_bins: tuple[int, ...] | None = None
 
     @property
     def observed_share(self) -> float:
@@ -49,8 +54,11 @@ class Figures:
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = asdict(self)
-        if out["baseline_kind"] is None:
-            del out["baseline_kind"]
+        for key in ("baseline_kind", "reading_rise", "baseline_bins"):
+            if out[key] is None:
+                del out[key]
+        if "baseline_bins" in out:
+            out["baseline_bins"] = list(out["baseline_bins"])
         for key in ("window_start", "window_end", "baseline_start", "baseline_end"):
             out[key] = out[key].isoformat()
         out["observed_share"], out["baseline_share"] = self.observed_share, self.baseline_share
@@ -72,13 +80,21 @@ def baseline_note(figures: dict[str, Any] | None) -> str:
 def figures_of(
     window_minutes: int, end: datetime, window: tuple[int, int], baseline: tuple[int, int],
     baseline_span: tuple[datetime, datetime], baseline_kind: str | None = None,
+    bins: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Figures:
+    """``bins``: the window's and the baseline's p_negative histograms (the reading signal), else None."""
     n, k = window
     n0, k0 = baseline
-    z = compare_shares(k, n, k0, n0).statistic
-    p = float(fisher_upper_p(k, n, k0, n0))
+    if bins is None:
+        z = compare_shares(k, n, k0, n0).statistic
+        p = float(fisher_upper_p(k, n, k0, n0))
+        rise, frozen = None, None
+    else:
+        ranked = rank_compare(bins[0], bins[1])
+        z, p, rise = float(ranked.statistic[0]), float(ranked.p_value[0]), float(ranked.delta[0])
+        frozen = tuple(int(x) for x in np.asarray(bins[1]).ravel())
     return Figures(window_minutes, end - timedelta(minutes=window_minutes), end, n, k, *baseline_span[:1],
-                   baseline_span[1], n0, k0, z, p, baseline_kind)
+                   baseline_span[1], n0, k0, z, p, baseline_kind, rise, frozen)
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,8 @@ class _Baselines:
     all_n0: np.ndarray
     all_k0: np.ndarray
     thin: np.ndarray
+    # The reading signal only: the scope's own baseline as p_negative histograms (rows x bins).
+    h0: np.ndarray | None = None
 
     def borrowed(self) -> tuple[np.ndarray, np.ndarray]:
         return np.where(self.thin, self.all_n0, self.n0), np.where(self.thin, self.all_k0, self.k0)
@@ -146,6 +164,12 @@ class Scan:
         self._prefix = {
             scope: (_prefix(counts.total[scope]), _prefix(counts.negative[scope])) for scope in counts.total
         }
+        # The reading signal: prefix sums of the p_negative histograms (None: the label signal).
+        self.readings = counts.bins is not None
+        self._bin_prefix = {} if counts.bins is None else {
+            scope: np.concatenate((np.zeros((1, h.shape[1]), dtype=np.int32), np.cumsum(h, axis=0, dtype=np.int32)))
+            for scope, h in counts.bins.items()
+        }
         self.steps = np.arange(first, counts.n_buckets)
 
     def time(self, j: int) -> datetime:
@@ -158,6 +182,10 @@ class Scan:
     def window(self, scope: str, scale: int, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         total, negative = self._prefix[scope]
         return _span(total, j + 1 - scale, j + 1), _span(negative, j + 1 - scale, j + 1)
+
+    def window_bins(self, scope: str, scale: int, j: np.ndarray) -> np.ndarray:
+        """The windows' p_negative histograms (rows x bins; the reading signal)."""
+        return _span_rows(self._bin_prefix[scope], j + 1 - scale, j + 1)
 
     def baseline_counts(self, scope: str, scale: int, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The scope's own baseline; one too thin for a test (under ``min_baseline_count`` articles), once data
@@ -175,13 +203,15 @@ class Scan:
         total, negative = self._prefix[scope]
         lo, hi = j + 1 - scale - self.baseline, j + 1 - scale
         n0, k0 = _span(total, lo, hi), _span(negative, lo, hi)
+        h0 = _span_rows(self._bin_prefix[scope], lo, hi) if self.readings else None
         if scope == ALL_TOPICS or ALL_TOPICS not in self._prefix or self.first_event is None:
-            return _Baselines(n0, k0, n0, k0, np.zeros(len(n0), dtype=bool))
+            return _Baselines(n0, k0, n0, k0, np.zeros(len(n0), dtype=bool), h0)
         # Data covers the baseline once the first event lies at or before the baseline's start.
         covered = lo >= (self.first_event - self.counts.start) / self.counts.step
-        all_n0, all_k0 = self.baseline_counts(ALL_TOPICS, scale, j)
+        all_base = self._baselines(ALL_TOPICS, scale, j)
+        all_n0, all_k0 = all_base.n0, all_base.k0
         thin = covered & (n0 < self.rules.min_baseline_count) & (all_n0 >= self.rules.min_baseline_count)
-        return _Baselines(n0, k0, all_n0, all_k0, thin)
+        return _Baselines(n0, k0, all_n0, all_k0, thin, h0)
 
     def weight(self, scale: int) -> float:
         """The window length's share of the false-discovery rate (``SpikeRules.rate_weight``)."""
@@ -221,6 +251,18 @@ class Scan:
         """p-values (NaN where the window is not testable) and whether each rise is large enough."""
         n, k = self.window(scope, scale, self.steps)
         base = self._baselines(scope, scale, self.steps)
+        p, large = self._test_labels(scale, n, k, base)
+        if self.readings:
+            # A thin scope's borrowed baseline holds other articles, whose readings can differ in shape from the
+            # scope's own without any surge (a ticker named in a few particular posts): a rank test finds that
+            # difference. Such rows stay on the label test; scopes with a baseline of their own use the readings.
+            own = ~base.thin
+            p_r, large_r = self._test_readings(scope, scale, np.where(own, n, 0), base.n0, base.h0)
+            p, large = np.where(own, p_r, p), np.where(own, large_r, large)
+        return p, large
+
+    def _test_labels(self, scale: int, n: np.ndarray, k: np.ndarray, base: _Baselines) -> tuple[np.ndarray, np.ndarray]:
+        """``_test`` on the label signal: exact Fisher test of the negative count, the share's rise."""
         p, large = self._p_values(n, k, *base.borrowed())
         # A thin scope keeps its own (filled) baseline where its own articles are usually more negative; that only
         # raises p, so only the rows borrowing would let through are re-tested (the scan stays fast with tickers).
@@ -228,6 +270,24 @@ class Scan:
         if recheck.any():
             n0, k0 = base.choose(recheck, self.rules)
             p[recheck], large[recheck] = (a[recheck] for a in self._p_values(n, k, n0, k0))
+        return p, large
+
+    def _test_readings(self, scope: str, scale: int, n: np.ndarray, n0: np.ndarray,
+                       h0: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """``_test`` on the reading signal against the scope's own baselines (``h0``): a rank test of the windows'
+        p_negative, and Cliff's delta as the rise. Only testable rows are computed; exact p-values where they could
+        be rejected."""
+        assert h0 is not None
+        testable = (n >= self.rules.min_count) & (n0 >= self.rules.min_baseline_count)
+        p = np.full(len(n), np.nan)
+        large = np.zeros(len(n), dtype=bool)
+        rows = np.flatnonzero(testable)
+        if not len(rows):
+            return p, large
+        level = 2 * self.rules.false_discovery_rate * self.weight(scale)
+        window = self.window_bins(scope, scale, self.steps[rows])
+        ranked = rank_compare(window, h0[rows], exact_below=level)
+        p[rows], large[rows] = ranked.p_value, ranked.delta >= self.rules.min_rise
         return p, large
 
     def _p_values(self, n, k, n0, k0) -> tuple[np.ndarray, np.ndarray]:
@@ -243,19 +303,26 @@ class Scan:
         return p, testable & (rise >= self.rules.min_rise)
 
     def figures(self, scope: str, scale: int, j: int, *, baseline: tuple[int, int] | None = None,
-                baseline_span: tuple[datetime, datetime] | None = None, baseline_kind: str | None = None) -> Figures:
-        """One window's figures against the baseline the scan judges it by, or against a given (frozen) one."""
+                baseline_span: tuple[datetime, datetime] | None = None, baseline_kind: str | None = None,
+                baseline_bins: list[int] | None = None) -> Figures:
+        """One window's figures against the baseline the scan judges it by, or against a given (frozen) one
+        (with the reading signal, its frozen ``baseline_bins``; without them, the label signal's figures)."""
         idx = np.array([j])
         n, k = self.window(scope, scale, idx)
+        bins = None
         if baseline is None:
             base = self._baselines(scope, scale, idx)
             n0, k0 = base.choose(base.thin, self.rules)
             baseline, baseline_kind = (int(n0[0]), int(k0[0])), base.kind(self.rules)[0]
             start = self.time(j - scale)
             baseline_span = (start - self.counts.step * self.baseline, start)
+            if self.readings and not base.thin[0]:  # a thin scope is judged on labels (``_test``)
+                bins = (self.window_bins(scope, scale, idx), base.h0)
+        elif self.readings and baseline_bins is not None:
+            bins = (self.window_bins(scope, scale, idx), np.asarray([baseline_bins]))
         assert baseline_span is not None
         return figures_of(scale * self.step_minutes, self.time(j), (int(n[0]), int(k[0])), baseline, baseline_span,
-                          baseline_kind)
+                          baseline_kind, bins)
 
     @property
     def step_minutes(self) -> int:
@@ -264,6 +331,12 @@ class Scan:
 
 def _prefix(values: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(values)))
+
+
+def _span_rows(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Histograms of buckets [lo, hi) from a 2-D prefix-sum array (rows: buckets + 1, columns: bins)."""
+    last = len(prefix) - 1
+    return (prefix[np.clip(hi, 0, last)] - prefix[np.clip(lo, 0, last)]).astype(np.int64)
 
 
 def _span(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

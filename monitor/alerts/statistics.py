@@ -151,3 +151,132 @@ class SpikeRules:
         if window_count < self.min_count:
             return False
         return share(window_negative, window_count) - frozen_baseline_share < self.min_rise * self.resolve_margin
+
+
+# --- The reading signal: ranks of p_negative instead of the count called negative -----------------------------
+#
+# A model that reads a new kind of text imperfectly still ranks it: bearish posts it calls neutral get a higher
+# p_negative than bullish ones. A rank test of "the window's articles read more negative than the baseline's"
+# uses that ordering; counting argmax labels throws it away. Articles are binned by logit(p_negative) into
+# READING_BINS fixed bins, so windows slide over bucketed histograms like the counts, and a frozen baseline is
+# a short list of integers. With two occupied bins (hard labels, p_negative 0 or 1) the test is exactly the
+# Fisher test of the negative count and the effect size exactly the share's rise.
+
+READING_BINS = 32
+READING_LOGIT_RANGE = 6.0  # bins of width 0.4 over logit(p) in [-6, 6), plus one below and one above
+EXACT_MAX_WINDOW = 60  # exact p-values up to this many window articles; above, the normal approximation
+RANK_SCORES = 16  # resolution of the exact test's mid-rank scores (0..16)
+
+
+def reading_bins(p_negative) -> np.ndarray:
+    """Bin index in [0, READING_BINS) of each probability (the same rule as ``width_bucket`` in SQL)."""
+    p = np.clip(np.asarray(p_negative, dtype=float), 1e-12, 1 - 1e-12)
+    edges = np.linspace(-READING_LOGIT_RANGE, READING_LOGIT_RANGE, READING_BINS - 1)
+    return np.digitize(np.log(p / (1 - p)), edges)
+
+
+@dataclass(frozen=True)
+class RankComparison:
+    """Window against baseline on the reading scale: one-sided p-value, z, and Cliff's delta (the rise)."""
+
+    p_value: np.ndarray
+    statistic: np.ndarray
+    delta: np.ndarray
+
+
+def rank_compare(window: np.ndarray, baseline: np.ndarray, *, exact_below: float = 1.0) -> RankComparison:
+    """Wilcoxon-Mann-Whitney test of H1: the window's readings are stochastically higher (more negative).
+
+    ``window`` and ``baseline`` are histograms over the reading bins, one row per test (2-D, rows x bins).
+    ``delta`` is Cliff's delta, P(window > baseline) - P(window < baseline), in [-1, 1]: for hard labels it
+    equals the rise of the negative share. p-values: Fisher's exact test where the pooled data occupy two bins;
+    otherwise exact (permutation distribution of rounded mid-rank scores) for windows of at most
+    EXACT_MAX_WINDOW articles whose normal-approximation p-value is at most ``exact_below`` (the approximation
+    understates the tail when most articles share one bin), the normal approximation with tie and continuity
+    corrections elsewhere. Rows with an empty side get p 1, z 0, delta 0.
+    """
+    w = np.atleast_2d(np.asarray(window, dtype=np.int64))
+    b = np.atleast_2d(np.asarray(baseline, dtype=np.int64))
+    n, n0 = w.sum(axis=1), b.sum(axis=1)
+    pooled = w + b
+    total = n + n0
+    below = np.cumsum(b, axis=1) - b  # baseline articles in lower bins
+    u = (w * (below + 0.5 * b)).sum(axis=1).astype(float)
+    ok = (n > 0) & (n0 > 0)
+    nn0 = np.where(ok, n * n0, 1).astype(float)
+    delta = np.where(ok, 2.0 * u / nn0 - 1.0, 0.0)
+    ties = (pooled.astype(float) ** 3 - pooled).sum(axis=1)
+    tt = np.maximum(total, 2).astype(float)
+    var = nn0 / 12.0 * ((tt + 1) - ties / (tt * (tt - 1)))
+    z = np.where(ok & (var > 0), (u - nn0 / 2.0 - 0.5) / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
+    p = np.where(ok & (var > 0), 0.5 * _erfc(z / math.sqrt(2.0)), 1.0)
+    occupied = (pooled > 0).sum(axis=1)
+    binary = ok & (occupied == 2)
+    if binary.any():
+        rows = np.flatnonzero(binary)
+        top = pooled[rows].shape[1] - 1 - np.argmax(pooled[rows][:, ::-1] > 0, axis=1)  # highest occupied bin
+        k = w[rows, top]
+        k0 = b[rows, top]
+        p[rows] = fisher_upper_p(k, n[rows], k0, n0[rows])
+    exact = ok & (occupied > 2) & (n <= EXACT_MAX_WINDOW) & (p <= exact_below)
+    done: dict[bytes, float] = {}  # sliding windows repeat: a window changes only when an article enters or leaves
+    for row in np.flatnonzero(exact):
+        key = w[row].tobytes() + b[row].tobytes()
+        if key not in done:
+            done[key] = exact_rank_p(w[row], b[row])
+        p[row] = done[key]
+    return RankComparison(np.clip(p, 0.0, 1.0), z, delta)
+
+
+def _hypergeom_pmf(x: np.ndarray, total: int, good: int, draws: np.ndarray) -> np.ndarray:
+    """P(x good among ``draws`` drawn without replacement from ``total`` holding ``good``); 0 where impossible."""
+    from scipy.special import gammaln
+
+    def log_choose(a, b):
+        return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
+
+    x, draws = np.broadcast_arrays(x, draws)
+    possible = (x <= draws) & (x <= good) & (draws - x <= total - good) & (draws <= total)
+    xs, ds = np.where(possible, x, 0), np.where(possible, draws, 0)
+    logp = log_choose(good, xs) + log_choose(total - good, ds - xs) - log_choose(total, ds)
+    return np.where(possible, np.exp(logp), 0.0)
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erfc
+
+    return erfc(x)
+
+
+def exact_rank_p(window: np.ndarray, baseline: np.ndarray) -> float:
+    """Exact one-sided permutation p-value of the window's rank-score sum, given the pooled histogram.
+
+    Scores are the bins' mid-ranks in the pooled data, rounded to 0..RANK_SCORES (a function of the pooled data
+    alone, so the permutation test stays exact). The window's bin counts are multivariate hypergeometric under
+    H0; the score sum's distribution is built bin by bin (items drawn so far x score so far)."""
+    w = np.asarray(window, dtype=np.int64)
+    pooled = w + np.asarray(baseline, dtype=np.int64)
+    keep = pooled > 0
+    counts, wk = pooled[keep], w[keep]
+    total, n = int(counts.sum()), int(wk.sum())
+    mid = np.cumsum(counts) - counts + (counts + 1) / 2.0  # mid-rank of each bin, 1..total
+    scores = np.rint(RANK_SCORES * (mid - 0.5) / total).astype(np.int64)
+    observed = int((wk * scores).sum())
+    top = RANK_SCORES * n
+    dist = np.zeros((n + 1, top + 1))
+    dist[0, 0] = 1.0
+    remaining = total
+    drawn = np.arange(n + 1)
+    for c, s in zip(counts.tolist(), scores.tolist(), strict=True):
+        xs = np.arange(min(c, n) + 1)
+        # P(x from this bin | k drawn so far): hypergeometric over what is left of the pool.
+        pmf = _hypergeom_pmf(xs[:, None], remaining, c, (n - drawn)[None, :])
+        new = np.zeros_like(dist)
+        for x in xs.tolist():
+            shift = x * s
+            if shift > top:
+                break
+            new[x:, shift:] += dist[: n + 1 - x, : top + 1 - shift] * pmf[x, : n + 1 - x, None]
+        dist = new
+        remaining -= c
+    return float(min(1.0, dist[n, observed:].sum()))

@@ -25,6 +25,7 @@ class Item:
     topic: str
     sentiment: str
     text: str = "headline"
+    p_negative: float | None = None  # None: the sentiment's usual probabilities below
 
 
 def write_items(items: Iterable[Item], *, session: Session, model_version: str = "test-1") -> list[int]:
@@ -55,7 +56,7 @@ def write_items(items: Iterable[Item], *, session: Session, model_version: str =
                 "topic_confidence": 0.9,
                 "sentiment": it.sentiment,
                 "sentiment_confidence": 0.9,
-                "p_negative": probs[it.sentiment][0],
+                "p_negative": probs[it.sentiment][0] if it.p_negative is None else it.p_negative,
                 "p_neutral": probs[it.sentiment][1],
                 "p_positive": probs[it.sentiment][2],
             }

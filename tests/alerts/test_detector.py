@@ -17,7 +17,10 @@ from .streams import BURST_END, BURST_START, T0, TOPICS, Item, replay, stream, v
 
 pytestmark = pytest.mark.integration
 
+# These streams' predictions carry three fixed probabilities (negative 0.9, neutral 0.1, positive 0.05): nothing
+# to read beyond the label, so they test the label signal's rules; test_reading_signal.py tests the reading signal.
 RULES = AlertSettings(
+    signal="label",
     window_scales_minutes=[60, 360, 1440, 4320],
     baseline_minutes=12 * 60,
     min_count=10,
