@@ -274,7 +274,14 @@ def moment_line(figures: Mapping[str, Any] | None) -> str:
         f"{format_span(timedelta(minutes=figures['window_minutes']))} "
         f"to {figures['window_end'][:16].replace('T', ' ')} UTC · baseline {figures['baseline_negative']} of "
         f"{figures['baseline_count']}{_against(figures)} · z {figures['statistic']:.1f}, p {figures['p_value']:.2g}"
+        f"{_reading(figures)}"
     )
+
+
+def _reading(figures: Mapping[str, Any]) -> str:
+    """The reading signal's rise (Cliff's delta of p_negative against the baseline), when the window was judged so."""
+    rise = figures.get("reading_rise")
+    return "" if rise is None else f" · read more negative by delta {rise:+.2f} (rank test of p_negative)"
 
 
 def _against(figures: Mapping[str, Any]) -> str:

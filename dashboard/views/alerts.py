@@ -36,7 +36,10 @@ def figures(alert: dict[str, Any]) -> None:
         )
         cols[1].metric("Frozen baseline", f"{opening['baseline_share']:.1%}")
         cols[3].metric("p at opening", f"{opening['p_value']:.2g}",
-                       help=f"Exact one-sided p-value; z {opening['statistic']:.2f}")
+                       help=(f"One-sided p-value of a rank test of p_negative; Cliff's delta "
+                             f"{opening['reading_rise']:+.2f}, z {opening['statistic']:.2f}"
+                             if opening.get("reading_rise") is not None
+                             else f"Exact one-sided p-value; z {opening['statistic']:.2f}"))
     cols[2].metric("Peak", f"{alert['peak_share']:.1%}")
     for label, moment in (("Opened", opening), ("Peak", alert.get("peak")), ("Resolved", alert.get("resolution"))):
         line = shaping.moment_line(moment) if moment or alert["status"] == "open" else "figures not kept"

@@ -131,7 +131,13 @@ def _moment(f: dict[str, Any] | None) -> str:
     note = baseline_note(f)
     return (f"{f['observed_share']:.0%} vs {f['baseline_share']:.0%} ({f['window_negative']} of {f['window_count']} "
             f"in {scale_label(f['window_minutes'])} to {f['window_end'][:16]}, p={f['p_value']:.2g}"
-            f"{'; against ' + note if note else ''})")
+            f"{'; against ' + note if note else ''}{_reading(f)})")
+
+
+def _reading(f: dict[str, Any]) -> str:
+    """How much more negative the model read the window (the reading signal's rise), when it was judged so."""
+    rise = f.get("reading_rise")
+    return "" if rise is None else f"; read more negative than the baseline by delta {rise:+.2f}"
 
 
 def _figures(alert: Alert) -> str:

@@ -132,3 +132,12 @@ def test_a_listed_moment_says_when_a_thin_scope_was_judged_against_all_topics():
     assert "against" not in _moment(figures)  # its own baseline, or an alert stored before kinds were recorded
     assert "against all topics' baseline" in _moment(figures | {"baseline_kind": "borrowed"})
     assert "filled up to the minimum" in _moment(figures | {"baseline_kind": "filled"})
+
+
+def test_a_listed_moment_gives_the_reading_rise_when_the_window_was_judged_on_readings():
+    from monitor.cli.alerts import _moment
+
+    figures = {"observed_share": 0.2, "baseline_share": 0.1, "window_negative": 2, "window_count": 10,
+               "window_minutes": 1440, "window_end": "2024-03-07T12:40:00+00:00", "p_value": 1e-4}
+    assert "delta" not in _moment(figures)  # the label signal, or an alert stored before
+    assert "read more negative than the baseline by delta +0.42" in _moment(figures | {"reading_rise": 0.42})

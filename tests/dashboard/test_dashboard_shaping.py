@@ -372,3 +372,11 @@ def test_a_moment_says_what_a_thin_scope_was_judged_against(kind, says):
         assert says in line
     else:
         assert "(" not in line  # a scope's own baseline (or an alert stored before kinds) adds nothing
+
+
+def test_a_moment_gives_the_reading_rise_only_when_the_window_was_judged_on_readings():
+    figures = {"observed_share": 0.2, "baseline_share": 0.1, "window_negative": 2, "window_count": 10,
+               "window_minutes": 1440, "window_end": "2024-03-07T12:40:00+00:00", "baseline_negative": 10,
+               "baseline_count": 100, "statistic": 3.1, "p_value": 1e-4}
+    assert "delta" not in shaping.moment_line(figures)
+    assert "read more negative by delta +0.35" in shaping.moment_line(figures | {"reading_rise": 0.35})
