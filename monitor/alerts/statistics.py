@@ -261,8 +261,9 @@ def exact_rank_p(window: np.ndarray, baseline: np.ndarray) -> float:
     total, n = int(counts.sum()), int(wk.sum())
     mid = np.cumsum(counts) - counts + (counts + 1) / 2.0  # mid-rank of each bin, 1..total
     scores = np.rint(RANK_SCORES * (mid - 0.5) / total).astype(np.int64)
-    observed = int((wk * scores).sum())
-    top = RANK_SCORES * n
+    top = int((wk * scores).sum())  # the observed sum; scores are >= 0, so column ``top`` holds every sum >= it
+    if top == 0:
+        return 1.0
     dist = np.zeros((n + 1, top + 1))
     dist[0, 0] = 1.0
     remaining = total
@@ -273,10 +274,11 @@ def exact_rank_p(window: np.ndarray, baseline: np.ndarray) -> float:
         pmf = _hypergeom_pmf(xs[:, None], remaining, c, (n - drawn)[None, :])
         new = np.zeros_like(dist)
         for x in xs.tolist():
-            shift = x * s
-            if shift > top:
-                break
-            new[x:, shift:] += dist[: n + 1 - x, : top + 1 - shift] * pmf[x, : n + 1 - x, None]
+            shift, weight = min(x * s, top), pmf[x, : n + 1 - x, None]
+            src = dist[: n + 1 - x]
+            if shift < top:
+                new[x:, shift:top] += src[:, : top - shift] * weight
+            new[x:, top] += src[:, top - shift:].sum(axis=1) * weight[:, 0]
         dist = new
         remaining -= c
-    return float(min(1.0, dist[n, observed:].sum()))
+    return float(min(1.0, dist[n, top]))
