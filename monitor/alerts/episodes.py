@@ -113,8 +113,8 @@ class EpisodeBook:
                 bins = np.where(thin[:, None], scan.window_bins(alert.scope, wider, steps), bins)
         thick = n >= self.rules.min_count
         if bins is not None and frozen_bins is not None:
-            # The reading signal: back to normal when the window's readings are within the margin of the frozen
-            # baseline's on the same scale that opened it (Cliff's delta).
+            # The reading signal: back to normal when the window's readings (Cliff's delta, at the scale chosen
+            # above) are within the margin of the baseline's frozen at opening.
             rise = rank_compare(bins, np.broadcast_to(frozen_bins, bins.shape), exact_below=-1.0).delta
         else:
             rise = np.divide(k, n, out=np.zeros(len(n)), where=thick) - share(alert.baseline_negative,

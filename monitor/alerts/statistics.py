@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import erfc, gammaln
 from scipy.stats import hypergeom
 
 
@@ -209,7 +210,7 @@ def rank_compare(window: np.ndarray, baseline: np.ndarray, *, exact_below: float
     tt = np.maximum(total, 2).astype(float)
     var = nn0 / 12.0 * ((tt + 1) - ties / (tt * (tt - 1)))
     z = np.where(ok & (var > 0), (u - nn0 / 2.0 - 0.5) / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
-    p = np.where(ok & (var > 0), 0.5 * _erfc(z / math.sqrt(2.0)), 1.0)
+    p = np.where(ok & (var > 0), 0.5 * erfc(z / math.sqrt(2.0)), 1.0)
     occupied = (pooled > 0).sum(axis=1)
     binary = ok & (occupied == 2)
     if binary.any():
@@ -230,7 +231,6 @@ def rank_compare(window: np.ndarray, baseline: np.ndarray, *, exact_below: float
 
 def _hypergeom_pmf(x: np.ndarray, total: int, good: int, draws: np.ndarray) -> np.ndarray:
     """P(x good among ``draws`` drawn without replacement from ``total`` holding ``good``); 0 where impossible."""
-    from scipy.special import gammaln
 
     def log_choose(a, b):
         return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
@@ -240,12 +240,6 @@ def _hypergeom_pmf(x: np.ndarray, total: int, good: int, draws: np.ndarray) -> n
     xs, ds = np.where(possible, x, 0), np.where(possible, draws, 0)
     logp = log_choose(good, xs) + log_choose(total - good, ds - xs) - log_choose(total, ds)
     return np.where(possible, np.exp(logp), 0.0)
-
-
-def _erfc(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erfc
-
-    return erfc(x)
 
 
 def exact_rank_p(window: np.ndarray, baseline: np.ndarray) -> float:
