@@ -171,8 +171,8 @@ class AlertSettings(BaseModel):
         0.005,
         gt=0,
         lt=1,
-        description="Weighted Benjamini-Hochberg level over all scopes and scales tested at one step (exact "
-        "one-sided Fisher test per window); a window shorter than FULL_RATE_MINUTES gets its share of it.",
+        description="Weighted Benjamini-Hochberg level over all scopes and scales tested at one step (one one-sided "
+        "test per window, as SIGNAL says); a window shorter than FULL_RATE_MINUTES gets its share of it.",
     )
     full_rate_minutes: int = Field(
         1440,
