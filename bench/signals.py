@@ -6,7 +6,7 @@ Replays bench/alerts.py's two-class stream (bullish/bearish retail posts, ~27 a 
 90-100 % bearish) through a model once, then compares each day (a 1 d window) with the trailing --days days
 (the baseline) under several signals:
 
-- ``argmax``: the share the model calls negative, exact one-sided Fisher test (what the detector uses);
+- ``argmax``: the share the model calls negative, exact one-sided Fisher test (the detector's label signal);
 - ``mean_p``: the mean calibrated p_negative, one-sided Welch t-test;
 - ``mean_bearish``: the mean of p_negative / (p_negative + p_positive), "bearish among opinionated", Welch;
 - ``rank``: the detector's reading signal (MONITOR_ALERTS__SIGNAL=reading): p_negative binned by logit, a
