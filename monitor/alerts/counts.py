@@ -46,7 +46,9 @@ WITH latest AS (
 # The detector and the dashboard agree on an article's prediction; its p_negative bin matches reading_bins().
 _LATEST = _LATEST.format(order=NEWEST_PREDICTION_FIRST_SQL, logit=READING_LOGIT_RANGE, inner=READING_BINS - 2)
 _TOPIC_COUNTS = "SELECT topic, bucket, count(*), count(*) FILTER (WHERE neg) FROM bucketed GROUP BY topic, bucket"
-_TOPIC_BINS = "SELECT topic, bucket, bin, count(*) FROM bucketed GROUP BY topic, bucket, bin"
+_TOPIC_BINS = (
+    "SELECT topic, bucket, bin, count(*), count(*) FILTER (WHERE neg) FROM bucketed GROUP BY topic, bucket, bin"
+)
 _TICKER_COUNTS = """
 SELECT '$' || t.ticker, b.bucket, {columns}
 FROM bucketed b
@@ -112,22 +114,28 @@ def load_bucket_counts(
     also per p_negative bin (the reading signal)."""
     counts = BucketCounts(start, step, n_buckets, bins={} if readings else None)
     params = {"start": start, "end": start + step * n_buckets, "step": step.total_seconds()}
-    for topic, bucket, total, negative in session.execute(text(_LATEST + _TOPIC_COUNTS), params):
-        counts.add(topic, bucket, total, negative)
-        counts.add(ALL_TOPICS, bucket, total, negative)
+    # With readings, one query per kind of scope gives both: counts per (bucket, bin), summed over bins.
     if readings:
-        for topic, bucket, reading_bin, total in session.execute(text(_LATEST + _TOPIC_BINS), params):
-            counts.add_bin(topic, bucket, reading_bin, total)
-            counts.add_bin(ALL_TOPICS, bucket, reading_bin, total)
+        for topic, bucket, reading_bin, total, negative in session.execute(text(_LATEST + _TOPIC_BINS), params):
+            for scope in (topic, ALL_TOPICS):
+                counts.add(scope, bucket, total, negative)
+                counts.add_bin(scope, bucket, reading_bin, total)
+    else:
+        for topic, bucket, total, negative in session.execute(text(_LATEST + _TOPIC_COUNTS), params):
+            counts.add(topic, bucket, total, negative)
+            counts.add(ALL_TOPICS, bucket, total, negative)
     if tickers:
         ticker_params = {**params, "cashtag": CASHTAG, "shape": TICKER_SHAPE}
-        query = _TICKER_COUNTS.format(columns="count(*), count(*) FILTER (WHERE b.neg)", group="")
-        for scope, bucket, total, negative in session.execute(text(_LATEST + query), ticker_params):
-            counts.add(scope, bucket, total, negative)
+        negatives = "count(*), count(*) FILTER (WHERE b.neg)"
         if readings:
-            query = _TICKER_COUNTS.format(columns="b.bin, count(*)", group=", b.bin")
-            for scope, bucket, reading_bin, total in session.execute(text(_LATEST + query), ticker_params):
+            query = _TICKER_COUNTS.format(columns="b.bin, " + negatives, group=", b.bin")
+            for scope, bucket, reading_bin, total, negative in session.execute(text(_LATEST + query), ticker_params):
+                counts.add(scope, bucket, total, negative)
                 counts.add_bin(scope, bucket, reading_bin, total)
+        else:
+            query = _TICKER_COUNTS.format(columns=negatives, group="")
+            for scope, bucket, total, negative in session.execute(text(_LATEST + query), ticker_params):
+                counts.add(scope, bucket, total, negative)
     return counts
 
 
