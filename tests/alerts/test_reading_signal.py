@@ -30,7 +30,7 @@ def hist(values) -> np.ndarray:
 @given(n=st.integers(1, 40), n0=st.integers(1, 200), data=st.data())
 def test_two_occupied_bins_is_the_fisher_test_and_delta_is_the_share_rise(n, n0, data):
     k, k0 = data.draw(st.integers(0, n)), data.draw(st.integers(0, n0))
-    low, high = data.draw(st.integers(0, READING_BINS - 2)), None
+    low = data.draw(st.integers(0, READING_BINS - 2))
     high = data.draw(st.integers(low + 1, READING_BINS - 1))
     w, b = np.zeros(READING_BINS, dtype=np.int64), np.zeros(READING_BINS, dtype=np.int64)
     w[low], w[high], b[low], b[high] = n - k, k, n0 - k0, k0
