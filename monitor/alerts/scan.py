@@ -1,7 +1,9 @@
 """Windows of several lengths sliding over bucketed counts, each tested against its trailing baseline.
 
 At every evaluated step and for every scope, each window scale with enough articles on both sides is
-one test (exact one-sided Fisher); all tests of one step form one family, corrected with weighted
+one test (the reading signal: a rank test of the articles' p_negative, Cliff's delta as the rise; the label
+signal, and a thin scope on a borrowed baseline: exact one-sided Fisher on the count called negative); all tests
+of one step form one family, corrected with weighted
 Benjamini-Hochberg, so adding scopes or scales does not add false alerts. A window's weight is its length's
 share of a day (at most 1): short windows look many times a day and so get a proportionally smaller level.
 """
