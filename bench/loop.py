@@ -135,8 +135,8 @@ def alert_outcome(model_dir: Path, admin_url: str, corpus: str) -> dict:
     out = {}
     for stream in (alert_bench.retail_stream(corpus), alert_bench.two_class_stream(corpus)):
         stream.posts.sort(key=lambda p: p.at)
-        labels, topics = alert_bench.model_labels(model_dir, stream.posts)
-        result = alert_bench.run(stream, labels, "model", admin_url, Settings().alerts, topics)
+        labels, topics, probabilities = alert_bench.model_labels(model_dir, stream.posts)
+        result = alert_bench.run(stream, labels, "model", admin_url, Settings().alerts, topics, probabilities)
         out[stream.name] = {k: result[k] for k in ("caught", "covered", "burst_days", "false_alerts",
                                                    "false_alerts_per_30_days", "negative_share")}
     return out
