@@ -190,6 +190,15 @@ class AlertSettings(BaseModel):
         "one-sided level (a ticker usually named in bearish posts): then against its own, filled up to "
         "MIN_BASELINE_COUNT at the all-topics share. 0: always borrow.",
     )
+    all_topics_weight: float = Field(
+        4.0,
+        ge=1,
+        le=100,
+        description="Weight of the all-topics scope's tests in the correction across one step's tests, against 1 "
+        "for each topic and ticker scope (weighted Benjamini-Hochberg; the weights are scaled to average at most 1, "
+        "so the false-discovery rate stays at FALSE_DISCOVERY_RATE and the weight comes from the other scopes). The "
+        "all-topics scope pools every article, so it has the most power for a surge across the feed. 1: all alike.",
+    )
     signal: Literal["label", "reading"] = Field(
         "reading",
         description="What a window is judged on. label: the share of articles called negative (exact Fisher test; "

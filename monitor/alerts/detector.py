@@ -63,6 +63,7 @@ def rules_from_settings(settings: AlertSettings) -> SpikeRules:
         resolve_margin=settings.resolve_margin,
         full_rate_minutes=settings.full_rate_minutes,
         borrow_level=settings.borrow_level,
+        all_topics_weight=settings.all_topics_weight,
     )
 
 

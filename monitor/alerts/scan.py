@@ -5,7 +5,9 @@ one test (the reading signal: a rank test of the articles' p_negative, Cliff's d
 signal, and a thin scope on a borrowed baseline: exact one-sided Fisher on the count called negative); all tests
 of one step form one family, corrected with weighted
 Benjamini-Hochberg, so adding scopes or scales does not add false alerts. A window's weight is its length's
-share of a day (at most 1): short windows look many times a day and so get a proportionally smaller level.
+share of a day (at most 1): short windows look many times a day and so get a proportionally smaller level. The
+all-topics scope's tests weigh ``all_topics_weight`` times more, and one step's weights are scaled to average at
+most 1, so that weight comes from the other scopes rather than from the rate.
 """
 
 from __future__ import annotations
@@ -215,36 +217,42 @@ class Scan:
         thin = covered & (n0 < self.rules.min_baseline_count) & (all_n0 >= self.rules.min_baseline_count)
         return _Baselines(n0, k0, all_n0, all_k0, thin, h0)
 
-    def weight(self, scale: int) -> float:
-        """The window length's share of the false-discovery rate (``SpikeRules.rate_weight``)."""
-        return self.rules.rate_weight(scale * self.step_minutes)
+    def weight(self, scale: int, scope: str | None = None) -> float:
+        """A test's weight before the step's normalisation: the window length's share of the false-discovery rate
+        (``SpikeRules.rate_weight``), times ``all_topics_weight`` for the all-topics scope."""
+        scope_weight = self.rules.all_topics_weight if scope == ALL_TOPICS else 1.0
+        return self.rules.rate_weight(scale * self.step_minutes) * scope_weight
 
     def candidates(self) -> dict[int, list[Candidate]]:
         """Per step index: the scopes whose rise is significant after the correction and large enough.
 
-        Weighted Benjamini-Hochberg is Benjamini-Hochberg on p / weight. At rate q it rejects only values
-        <= q, and a value's rank among those equals its rank among all, so only the tested count per step and
-        the values <= q are kept: memory grows with the steps and the hits, not with steps x scopes x scales.
+        Weighted Benjamini-Hochberg is Benjamini-Hochberg on p / weight, with the weights of one step's tests
+        scaled to average at most 1 (``weighted_bh_passed``). Scaling only shrinks weights, so a test it can
+        reject has p / weight <= q before scaling, and a value's rank among those equals its rank among all: only
+        the tested count and weight sum per step and the values <= q are kept, and memory grows with the steps
+        and the hits, not with steps x scopes x scales.
         """
         q = self.rules.false_discovery_rate
         tested = np.zeros(len(self.steps), dtype=np.int64)
+        weight_sum = np.zeros(len(self.steps))
         hits: dict[int, list[tuple[float, bool, str, int, float]]] = {}
         for scope in self.scopes:
             for scale in self.scales:
                 p, large = self._test(scope, scale)
-                tested += ~np.isnan(p)
-                weighted = p / self.weight(scale)
+                made = ~np.isnan(p)
+                weight = self.weight(scale, scope)
+                tested += made
+                weight_sum += made * weight
+                weighted = p / weight
                 for row in np.flatnonzero(weighted <= q):
                     hits.setdefault(int(row), []).append(
                         (float(weighted[row]), bool(large[row]), scope, scale, float(p[row])))
         found: dict[int, list[Candidate]] = {}
         for row, row_hits in hits.items():
             row_hits.sort()
-            ranks = np.arange(1, len(row_hits) + 1)
-            passed = np.flatnonzero(np.array([h[0] for h in row_hits]) <= q * ranks / tested[row])
-            if len(passed):
-                picks = [Candidate(scope, scale, p) for _, large, scope, scale, p in row_hits[: passed[-1] + 1]
-                         if large]
+            passed = weighted_bh_passed([h[0] for h in row_hits], int(tested[row]), float(weight_sum[row]), q)
+            if passed:
+                picks = [Candidate(scope, scale, p) for _, large, scope, scale, p in row_hits[:passed] if large]
                 if picks:
                     found[int(self.steps[row])] = picks
         return found
@@ -286,7 +294,7 @@ class Scan:
         rows = np.flatnonzero(testable)
         if not len(rows):
             return p, large
-        level = 2 * self.rules.false_discovery_rate * self.weight(scale)
+        level = 2 * self.rules.false_discovery_rate * self.weight(scale, scope)
         window = self.window_bins(scope, scale, self.steps[rows])
         ranked = rank_compare(window, h0[rows], exact_below=level)
         p[rows], large[rows] = ranked.p_value, ranked.delta >= self.rules.min_rise
@@ -329,6 +337,21 @@ class Scan:
     @property
     def step_minutes(self) -> int:
         return int(self.counts.step / timedelta(minutes=1))
+
+
+def weighted_bh_passed(weighted: list[float], tested: int, weight_sum: float, rate: float) -> int:
+    """How many of one step's smallest p / weight values (``weighted``, ascending, those <= ``rate``) weighted
+    Benjamini-Hochberg rejects, among ``tested`` tests whose weights sum to ``weight_sum``.
+
+    The weights are first scaled to average at most 1 (by tested / weight_sum when they sum to more than the
+    count): with weights averaging 1, weighted Benjamini-Hochberg keeps the false-discovery rate at ``rate``
+    (Genovese, Roeder and Wasserman 2006), so giving one scope more weight takes it from the others."""
+    if not weighted or tested <= 0:
+        return 0
+    scale = min(1.0, tested / weight_sum) if weight_sum > 0 else 1.0
+    values = np.asarray(weighted) / scale
+    below = np.flatnonzero(values <= rate * np.arange(1, len(values) + 1) / tested)
+    return int(below[-1]) + 1 if len(below) else 0
 
 
 def _prefix(values: np.ndarray) -> np.ndarray:

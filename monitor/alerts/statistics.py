@@ -115,6 +115,9 @@ class SpikeRules:
     # A scope too thin for its own baseline borrows all topics' unless its own articles are more negative than
     # theirs at this one-sided level; 0: always borrow.
     borrow_level: float = 0.01
+    # Weight of the all-topics scope's tests in the weighted Benjamini-Hochberg correction (1 for each topic and
+    # ticker scope); one step's weights are scaled to average at most 1 (scan.weighted_bh_passed).
+    all_topics_weight: float = 4.0
 
     def rate_weight(self, window_minutes: int) -> float:
         """A window's share of the false-discovery rate (weighted Benjamini-Hochberg weight, at most 1).

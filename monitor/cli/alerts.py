@@ -64,8 +64,9 @@ def status() -> None:
     levels = ", ".join(f"{scale_label(m)} at {settings.alerts.false_discovery_rate * rules.rate_weight(m):.3g}"
                        for m in _scales(settings))
     typer.echo(f"at {now.isoformat()} (latest event time); windows {levels} (false-discovery rate before the "
-               f"correction across scopes); tickers named fewer than {settings.alerts.min_count} times lately are "
-               "not listed")
+               f"correction across scopes, in which the all-topics scope's tests weigh "
+               f"{settings.alerts.all_topics_weight:g}x); tickers named fewer than {settings.alerts.min_count} "
+               "times lately are not listed")
     for s in scopes:
         counts = " ".join(f"{scale_label(x.window_minutes)}:{x.window_count}/{x.baseline_count}" for x in s.scales)
         typer.echo(f"  {_scope(s.scope):<28} {s.articles_per_day:8.1f}/day  {s.verdict}  [window/baseline {counts}]")

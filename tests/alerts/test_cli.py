@@ -104,6 +104,7 @@ def test_alerts_backfill_status_and_list_show_the_opening_figures(session_factor
     assert "Earnings" in status.stdout and "decides on 1 h, 6 h windows" in status.stdout
     # Each window length's share of the rate (0.005 x length / 1 d, at most all of it).
     assert "windows 1 h at 0.000208, 6 h at 0.00125, 1 d at 0.005, 3 d at 0.005" in status.stdout
+    assert "the all-topics scope's tests weigh 4x" in status.stdout
     filled = run_cli("alerts", "backfill", database_url=database_url, **env)
     assert filled.returncode == 0, filled.stderr
     assert "opened   #" in filled.stdout and "Earnings" in filled.stdout

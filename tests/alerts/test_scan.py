@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.alerts.counts import BucketCounts
-from monitor.alerts.scan import Scan
+from monitor.alerts.scan import Scan, weighted_bh_passed
 from monitor.alerts.statistics import SpikeRules, benjamini_hochberg
 from monitor.store.orm import ALL_TOPICS
 
@@ -40,14 +42,17 @@ def test_window_sums_match_a_direct_sum():
     assert list(n0) == [int(counts.total["T0"][x - 5 - 72:x - 5].sum()) for x in j]
 
 
-@pytest.mark.parametrize(("full_rate_minutes", "rate"), [(1440, 0.2), (60, 0.01)])
-def test_sparse_candidates_equal_weighted_benjamini_hochberg_over_the_full_family(full_rate_minutes, rate):
+@pytest.mark.parametrize(("full_rate_minutes", "rate", "all_topics_weight"),
+                         [(1440, 0.2, 1.0), (60, 0.01, 1.0), (1440, 0.2, 4.0), (60, 0.05, 4.0)])
+def test_sparse_candidates_equal_weighted_benjamini_hochberg_over_the_full_family(full_rate_minutes, rate,
+                                                                                  all_topics_weight):
     """The sparse scan decides exactly as Benjamini-Hochberg over every test of a step, on p / weight
-    (weight = window length / full_rate_minutes, at most 1); 60 is every window at the full rate."""
+    (weight = window length / full_rate_minutes, at most 1, times all_topics_weight for the all-topics scope;
+    one step's weights scaled to average at most 1); 60 with weight 1 is every window at the full rate."""
     weights_mattered = False
     for seed in range(4):
         rules = SpikeRules(min_count=5, min_baseline_count=20, false_discovery_rate=rate, min_rise=0.1,
-                           full_rate_minutes=full_rate_minutes)
+                           full_rate_minutes=full_rate_minutes, all_topics_weight=all_topics_weight)
         scan = Scan(random_counts(seed), rules, scales=[6, 36], baseline=72, first=108, first_event=START)
         keys, ps, larges = [], [], []
         for scope in scan.scopes:
@@ -57,17 +62,40 @@ def test_sparse_candidates_equal_weighted_benjamini_hochberg_over_the_full_famil
                 ps.append(p)
                 larges.append(large)
         p_matrix, large = np.column_stack(ps), np.column_stack(larges)
-        weights = np.array([min(1.0, scale * 10 / full_rate_minutes) for _, scale in keys])
+        weights = np.array([min(1.0, scale * 10 / full_rate_minutes) * (all_topics_weight if scope == ALL_TOPICS
+                                                                         else 1.0) for scope, scale in keys])
         expected = {}
         for row in range(len(scan.steps)):
-            rejected = benjamini_hochberg(p_matrix[row] / weights, rules.false_discovery_rate) & large[row]
+            made = ~np.isnan(p_matrix[row])
+            row_weights = weights * min(1.0, made.sum() / max(weights[made].sum(), 1e-12))
+            rejected = benjamini_hochberg(p_matrix[row] / row_weights, rules.false_discovery_rate) & large[row]
             if rejected.any():
                 expected[int(scan.steps[row])] = {keys[c] for c in np.flatnonzero(rejected)}
             unweighted = benjamini_hochberg(p_matrix[row], rules.false_discovery_rate) & large[row]
             weights_mattered |= bool((unweighted != rejected).any())
         got = {j: {(c.scope, c.scale) for c in cs} for j, cs in scan.candidates().items()}
         assert got == expected and expected  # the family is corrected the same way, and something fired
-    assert weights_mattered == (full_rate_minutes > 60)  # the case tells weighted from plain apart
+    # the case tells weighted from plain apart
+    assert weights_mattered == (full_rate_minutes > 60 or all_topics_weight > 1)
+
+
+@given(st.lists(st.tuples(st.floats(0.02, 8.0), st.booleans()), min_size=1, max_size=12),
+       st.floats(0.01, 0.2), st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_weighted_benjamini_hochberg_keeps_the_rate_under_the_global_null(tests, rate, seed):
+    """Whatever the weights (a scale's share, the all-topics scope's extra weight), scaled to average at most 1
+    they keep the chance that a step of true nulls rejects anything at or below the rate: with uniform p-values
+    it is at most sum(w) / m * rate, checked over 4,000 simulated steps."""
+    weights = np.array([w for w, _ in tests])
+    m = len(weights)
+    rng = np.random.default_rng(seed)
+    p = rng.random((4000, m))
+    rejected = 0
+    for row in p:
+        weighted = np.sort(row / weights)
+        rejected += weighted_bh_passed(list(weighted[weighted <= rate]), m, float(weights.sum()), rate) > 0
+    bound = min(1.0, weights.sum() / m) * rate
+    assert rejected / len(p) <= bound + 4 * np.sqrt(bound * (1 - bound) / len(p)) + 1e-9
 
 
 def test_rare_scope_borrows_the_all_topics_baseline_only_once_data_covers_it():
