@@ -6,7 +6,9 @@ from types import SimpleNamespace
 
 def test_the_alert_outcome_passes_each_posts_probabilities_to_the_replay(bench_script, monkeypatch, tmp_path):
     loop = bench_script("loop")
-    bench = loop.alert_bench
+    # Under pytest "alerts" can name the tests/alerts package (collected first), so hand the loop the bench's own.
+    bench = bench_script("alerts")
+    monkeypatch.setattr(loop, "alert_bench", bench)
 
     def read_distinct(model_dir, texts):
         assert model_dir == tmp_path
