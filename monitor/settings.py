@@ -203,8 +203,8 @@ class AlertSettings(BaseModel):
         "reading",
         description="What a window is judged on. label: the share of articles called negative (exact Fisher test; "
         "the rise is the share's). reading: how negative the model reads them, p_negative, by rank "
-        "(Wilcoxon-Mann-Whitney test, exact at small counts; the rise is Cliff's delta, which equals the share's "
-        "rise for hard labels): a model that reads a new kind of text imperfectly still ranks it.",
+        "(Wilcoxon-Mann-Whitney test, exact at small counts, by saddlepoint above; the rise is Cliff's delta, which "
+        "equals the share's rise for hard labels): a model that reads a new kind of text imperfectly still ranks it.",
     )
     min_rise: float = Field(
         0.15, ge=0, le=1,
