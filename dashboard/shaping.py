@@ -11,9 +11,7 @@ from typing import Any
 import pandas as pd
 
 from monitor.alerts.scan import baseline_note
-from monitor.store.orm import ALL_TOPICS
-
-ALL_TOPICS_LABEL = "All topics"
+from monitor.store.orm import ALL_TOPICS_LABEL, scope_label
 
 RANGES: dict[str, timedelta | None] = {
     "Last hour": timedelta(hours=1),
@@ -255,10 +253,6 @@ def alerts_in_window(alerts: Iterable[Mapping[str, Any]], window: Window) -> pd.
         if window.start <= a["window_end"] <= window.end
     ]
     return pd.DataFrame(rows, columns=["scope", "at", "observed_share"])
-
-
-def scope_label(scope: str) -> str:
-    return ALL_TOPICS_LABEL if scope == ALL_TOPICS else scope
 
 
 def moment_line(figures: Mapping[str, Any] | None) -> str:

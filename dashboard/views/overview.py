@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import charts, data, shaping, ui
 from monitor.model.labels import TOPIC_LABELS
+from monitor.store.orm import ALL_TOPICS
 
 settings = data.settings()
 STALE_AFTER = timedelta(seconds=settings.dashboard.stale_worker_seconds)
@@ -126,7 +127,7 @@ def overview() -> None:
     bucket = shaping.choose_bucket(window.span)
     series = data.topic_series(window.start, window.end, bucket)
     marks = shaping.alerts_in_window(every_alert, window)
-    alerting = [a["scope"] for a in every_alert if a["scope"] != shaping.ALL_TOPICS and
+    alerting = [a["scope"] for a in every_alert if a["scope"] != ALL_TOPICS and
                 window.start <= a["window_end"] <= window.end]
     with right:
         topics = topic_picker(series, list(dict.fromkeys(alerting)))

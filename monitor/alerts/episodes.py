@@ -21,7 +21,7 @@ from monitor.alerts.scan import Candidate, Figures, Scan
 from monitor.alerts.statistics import READING_BINS, SpikeRules, rank_compare, share
 from monitor.alerts.windows import Windows, find_negative_examples
 from monitor.settings import AlertSettings
-from monitor.store.orm import ALL_TOPICS, Alert, AlertGroup, AlertMute
+from monitor.store.orm import ALL_TOPICS, Alert, AlertGroup, AlertMute, scope_label
 
 if TYPE_CHECKING:
     from monitor.alerts.detector import CheckResult
@@ -179,11 +179,12 @@ class EpisodeBook:
             self.last_resolved[scope] = alert.resolved_at
             self.result.resolved.append(alert)
             if follow.expires:
-                log.info("alert %s expired for %s: no window of %d articles since %s", alert.id, scope,
+                log.info("alert %s expired for %s: no window of %d articles since %s", alert.id, scope_label(scope),
                          self.rules.min_count, alert.window_end.isoformat())
             else:
                 log.info("alert %s resolved for %s: negative share back to %.2f (n=%d, frozen baseline %.2f)",
-                         alert.id, scope, alert.resolution["observed_share"], alert.resolution["window_count"],
+                         alert.id, scope_label(scope), alert.resolution["observed_share"],
+                         alert.resolution["window_count"],
                          alert.baseline_share)
             session.flush()
             self._close_group_if_done(alert, session=session)
@@ -250,7 +251,8 @@ class EpisodeBook:
         self.open[c.scope] = alert
         self.result.opened.append(alert)
         log.warning("alert %s opened for %s: negative share %.2f vs baseline %.2f over %d min (n=%d, p=%.2g)",
-                    alert.id, c.scope, figures.observed_share, figures.baseline_share, figures.window_minutes,
+                    alert.id, scope_label(c.scope), figures.observed_share, figures.baseline_share,
+                    figures.window_minutes,
                     figures.window_count, figures.p_value)
         return self._follow(alert, after=now)
 

@@ -8,14 +8,9 @@ import typer
 
 from monitor.cli.common import connected_database, load_settings, parse_time
 from monitor.errors import MonitorError
-from monitor.store.orm import ALL_TOPICS, Alert
+from monitor.store.orm import ALL_TOPICS, Alert, scope_label
 
 app = typer.Typer(help="Negative-sentiment spike alerts.", no_args_is_help=True)
-
-
-def _scope(name: str) -> str:
-    """How a terminal line names a scope: the all-topics scope by words, not its stored key."""
-    return "All topics" if name == ALL_TOPICS else name
 
 
 @app.command("check")
@@ -69,7 +64,8 @@ def status() -> None:
                "times lately are not listed")
     for s in scopes:
         counts = " ".join(f"{scale_label(x.window_minutes)}:{x.window_count}/{x.baseline_count}" for x in s.scales)
-        typer.echo(f"  {_scope(s.scope):<28} {s.articles_per_day:8.1f}/day  {s.verdict}  [window/baseline {counts}]")
+        typer.echo(f"  {scope_label(s.scope):<28} {s.articles_per_day:8.1f}/day  {s.verdict}  "
+                   f"[window/baseline {counts}]")
 
 
 @app.command("list")
@@ -116,11 +112,11 @@ def _report(result: Any) -> None:
     typer.echo(f"checked up to {result.now.isoformat()}: {result.steps} step(s){since}")
     for label, alerts in (("opened", result.opened), ("resolved", result.resolved), ("open", result.updated)):
         for alert in alerts:
-            typer.echo(f"  {label:<8} #{alert.id} {_scope(alert.scope)}: {_figures(alert)}")
+            typer.echo(f"  {label:<8} #{alert.id} {scope_label(alert.scope)}: {_figures(alert)}")
     for scope in sorted(set(result.muted)):
-        typer.echo(f"  muted    {_scope(scope)}: spike not raised")
+        typer.echo(f"  muted    {scope_label(scope)}: spike not raised")
     for scope in sorted(set(result.cooling_down)):
-        typer.echo(f"  cooldown {_scope(scope)}: spike not raised")
+        typer.echo(f"  cooldown {scope_label(scope)}: spike not raised")
 
 
 def _moment(f: dict[str, Any] | None) -> str:
@@ -155,4 +151,4 @@ def _line(alert: Alert) -> str:
     ack = f" ack by {alert.acknowledged_by}" if alert.acknowledged_at else ""
     when = alert.opened_at.isoformat(timespec="minutes")
     group = f" group {alert.group_id}" if alert.group_id else ""
-    return f"#{alert.id} {alert.status:<8} {when} {_scope(alert.scope)}{group}: {_figures(alert)}{ack}"
+    return f"#{alert.id} {alert.status:<8} {when} {scope_label(alert.scope)}{group}: {_figures(alert)}{ack}"

@@ -32,6 +32,12 @@ NAMING_CONVENTION = {
 
 ALL_TOPICS = "__all__"
 """Alert scope meaning every topic together."""
+ALL_TOPICS_LABEL = "All topics"
+
+
+def scope_label(scope: str) -> str:
+    """How people read a scope: the all-topics scope by words (terminal, logs, dashboard), never its stored key."""
+    return ALL_TOPICS_LABEL if scope == ALL_TOPICS else scope
 
 Timestamp = DateTime(timezone=True)
 

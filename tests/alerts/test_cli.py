@@ -108,6 +108,9 @@ def test_alerts_backfill_status_and_list_show_the_opening_figures(session_factor
     filled = run_cli("alerts", "backfill", database_url=database_url, **env)
     assert filled.returncode == 0, filled.stderr
     assert "opened   #" in filled.stdout and "Earnings" in filled.stdout
+    # The all-topics scope by words in every line a person reads, the detector's log lines included.
+    assert "All topics" in filled.stdout and "opened for All topics" in filled.stderr
+    assert "__all__" not in filled.stdout + filled.stderr
     evaluated_from = datetime.fromisoformat(filled.stdout.split(" step(s) from ")[1].split()[0])
     assert T0 - timedelta(minutes=20) <= evaluated_from <= T0  # from the first stored event, not the last window
     listed = run_cli("alerts", "list", "--status", "all", database_url=database_url)
