@@ -184,8 +184,7 @@ class EpisodeBook:
             else:
                 log.info("alert %s resolved for %s: negative share back to %.2f (n=%d, frozen baseline %.2f)",
                          alert.id, scope_label(scope), alert.resolution["observed_share"],
-                         alert.resolution["window_count"],
-                         alert.baseline_share)
+                         alert.resolution["window_count"], alert.baseline_share)
             session.flush()
             self._close_group_if_done(alert, session=session)
 
@@ -252,8 +251,7 @@ class EpisodeBook:
         self.result.opened.append(alert)
         log.warning("alert %s opened for %s: negative share %.2f vs baseline %.2f over %d min (n=%d, p=%.2g)",
                     alert.id, scope_label(c.scope), figures.observed_share, figures.baseline_share,
-                    figures.window_minutes,
-                    figures.window_count, figures.p_value)
+                    figures.window_minutes, figures.window_count, figures.p_value)
         return self._follow(alert, after=now)
 
     def _notify(self, event: str, group: AlertGroup | None, children: list[Alert], *, session: Session) -> None:

@@ -39,6 +39,7 @@ def scope_label(scope: str) -> str:
     """How people read a scope: the all-topics scope by words (terminal, logs, dashboard), never its stored key."""
     return ALL_TOPICS_LABEL if scope == ALL_TOPICS else scope
 
+
 Timestamp = DateTime(timezone=True)
 
 
