@@ -170,8 +170,8 @@ READING_BINS = 32
 READING_LOGIT_RANGE = 6.0  # bins of width 0.4 over logit(p) in [-6, 6), plus one below and one above
 # Exact p-values up to this many window articles (1-20 ms each; 20-70 ms at 61-150 articles, 0.6 s at 300);
 # above, a saddlepoint approximation of the same permutation distribution (0.3 ms): on skewed random histograms
-# of 61-150 articles 90 % of its p-values are within 0.92-1.07 of the exact ones (the normal approximation's:
-# 0.57-4.4), at 150-300 within 3 % (docs/alerts.md, tests/alerts/test_reading_signal.py).
+# of 61-150 articles 90 % of its p-values are within 0.83-1.07 of the exact ones (the normal approximation's:
+# 0.40-3.9), at 150-300 within 0.89-1.03 (python bench/pvalues.py; docs/alerts.md).
 EXACT_MAX_WINDOW = 60
 RANK_SCORES = 16  # resolution of the exact test's mid-rank scores (0..16)
 

@@ -85,39 +85,13 @@ def test_exact_p_values_keep_their_level_where_most_articles_share_one_bin():
     assert (approx <= alpha).sum() > (exact <= alpha).sum()
 
 
-def skewed_pair(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """A window of ``n`` articles and a baseline 3-10 times larger over 3-8 bins with uneven shares (Dirichlet
-    0.5: a bin or two hold most articles, a few hold a handful), the window tilted towards the upper bins."""
-    k = int(rng.integers(3, 9))
-    bins = rng.choice(READING_BINS, k, replace=False)
-    shares = rng.dirichlet(np.full(k, 0.5))
-    tilted = shares * np.exp(rng.uniform(0, 1) * np.argsort(np.argsort(bins)))
-    w = np.bincount(rng.choice(bins, n, p=tilted / tilted.sum()), minlength=READING_BINS)
-    b = np.bincount(rng.choice(bins, int(rng.integers(3 * n, 10 * n)), p=shares), minlength=READING_BINS)
-    return w, b
-
-
-def ratios_to_exact(n_low: int, n_high: int, tries: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Saddlepoint and normal-approximation p-values over the exact one, where the exact one is 1e-8 to 0.02."""
-    rng = np.random.default_rng(seed)
-    saddle, normal = [], []
-    for _ in range(tries):
-        w, b = skewed_pair(rng, int(rng.integers(n_low, n_high)))
-        approx = float(rank_compare(w, b, exact_below=-1.0).p_value[0])
-        if ((w + b) > 0).sum() <= 2 or approx > 0.05:
-            continue
-        exact = exact_rank_p(w, b)
-        if 1e-8 < exact < 0.02:
-            saddle.append(saddlepoint_rank_p(w, b, approx) / exact)
-            normal.append(approx / exact)
-    return np.array(saddle), np.array(normal)
-
-
-def test_the_saddlepoint_p_value_tracks_the_exact_one_where_the_normal_approximation_does_not():
+def test_the_saddlepoint_p_value_tracks_the_exact_one_where_the_normal_approximation_does_not(bench_script):
     """Above EXACT_MAX_WINDOW articles the detector takes the saddlepoint approximation of the permutation
-    distribution. On windows of 61-150 articles (exact still computable) it is the exact value to a few per cent
-    for most and within a factor 2 for all; the normal approximation is several times too small for many."""
-    saddle, normal = ratios_to_exact(EXACT_MAX_WINDOW + 1, 150, tries=260, seed=11)
+    distribution. On windows of 61-150 articles (exact still computable; bench/pvalues.py's random histograms)
+    it is the exact value to a few per cent for most and within a factor 2 for all; the normal approximation is
+    several times too small for many."""
+    found = bench_script("pvalues").ratios(np.random.default_rng(11), EXACT_MAX_WINDOW + 1, 150, 260)
+    saddle, normal = np.array(found[0]), np.array(found[1])
     assert len(saddle) >= 60
     low, mid, high = np.percentile(saddle, [5, 50, 95])
     assert 0.98 <= mid <= 1.02 and low >= 0.65 and high <= 1.15, (low, mid, high)
@@ -125,7 +99,8 @@ def test_the_saddlepoint_p_value_tracks_the_exact_one_where_the_normal_approxima
     assert np.percentile(normal, 95) > 2.0  # what it replaces: several times too small a p-value
 
 
-def test_the_saddlepoint_is_within_a_few_per_cent_of_exact_on_large_windows():
+def test_the_saddlepoint_is_within_a_few_per_cent_of_exact_on_large_windows(bench_script):
+    skewed_pair = bench_script("pvalues").skewed_pair
     rng = np.random.default_rng(5)
     checked = 0
     for n in (160, 200, 240):
