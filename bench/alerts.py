@@ -1,7 +1,7 @@
 """Replay dated, labeled streams through the real detector and print burst-day recall and false alerts.
 
     python bench/alerts.py [--stream demo|low-volume|retail|two-class|busy|taborda|surge ...] [--model DIR]
-                           [--seed N] [--database-url URL]
+                           [--seed N | --seeds 20-27] [--database-url URL]
 
 Each stream is written as article and prediction rows into a fresh Postgres database (the local one at
 127.0.0.1:5432, or --database-url's server), then `backfill` evaluates all of its history with the
@@ -12,6 +12,11 @@ A burst day is caught when an alert of any scope opens between its start and 06:
 when an alert is open at some moment of that span (a burst of several days in a row is one episode: caught
 once, covered every day); every alert group (one notification) that opens outside those spans is a false
 alert.
+
+``--seeds A-B`` (or ``A,B,...``) replays each seeded stream once per seed (the model reads each distinct text
+once) and adds one ``summary`` line per stream and label source: totals over the seeds, the false-alert rate over
+their pooled span, the worst seed's, and the mean and standard error of burst days caught per seed. One seed's
+outcome turns on a few texts; compare models on the same seeds, seed by seed (``caught_per_seed``).
 """
 
 from __future__ import annotations
@@ -300,12 +305,51 @@ def run(stream: Stream, labels: list[str], source: str, admin_url: str, settings
         drop_database(admin_url, name)
 
 
+def parse_seeds(value: str) -> list[int]:
+    """``20-27`` or ``20,22,25``: the seeds, in order, each once."""
+    try:
+        if "-" in value.strip("-"):
+            first, last = (int(v) for v in value.split("-", 1))
+            seeds = list(range(first, last + 1))
+        else:
+            seeds = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a range like 20-27 or a list like 20,21,25") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"{value!r}: no seed in it; give a range like 20-27 (first <= last)")
+    return list(dict.fromkeys(seeds))
+
+
+def summarize(results: list[dict]) -> dict:
+    """One stream's per-seed lines (same stream, same label source) summed: what the seeds say together."""
+    caught = [r["caught"] for r in results]
+    n = len(caught)
+    mean = sum(caught) / n
+    spread = (sum((c - mean) ** 2 for c in caught) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    days = sum(r["days"] for r in results)
+    false = sum(r["false_alerts"] for r in results)
+    burst_days = sum(r["burst_days"] for r in results)
+    return {
+        "summary": True, "stream": results[0]["stream"], "labels": results[0]["labels"],
+        "signal": results[0]["signal"], "seeds": [r["seed"] for r in results],
+        "burst_days": burst_days, "caught": sum(caught), "covered": sum(r["covered"] for r in results),
+        "recall": round(sum(caught) / burst_days, 3) if burst_days else None,
+        "false_alerts": false, "false_alerts_per_30_days": round(false / days * 30, 2) if days else None,
+        "worst_false_alerts_per_30_days": max((r["false_alerts_per_30_days"] or 0.0) for r in results),
+        "caught_per_seed": caught, "caught_per_seed_mean": round(mean, 2),
+        "caught_per_seed_standard_error": round(spread / n ** 0.5, 2),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stream", action="append",
                         choices=["demo", "low-volume", "retail", "two-class", "busy", "taborda", "surge"])
     parser.add_argument("--model", type=Path, help="also replay with this model directory's predictions")
-    parser.add_argument("--seed", type=int, help="redraw the low-volume, two-class and busy streams with this seed")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, help="redraw the low-volume, two-class and busy streams with this seed")
+    seeds.add_argument("--seeds", type=parse_seeds, metavar="A-B|A,B,...",
+                       help="replay the seeded streams once per seed and add a summary line per stream")
     parser.add_argument("--database-url", help="admin URL of a Postgres server (default: 127.0.0.1:5432)")
     args = parser.parse_args(argv)
     admin_url = args.database_url or reachable_local_postgres()
@@ -314,12 +358,29 @@ def main(argv: list[str] | None = None) -> int:
     from monitor.settings import Settings
 
     settings = Settings().alerts
-    for stream in streams(args.stream or ["demo", "low-volume", "taborda", "surge"], args.seed):
+    names = args.stream or ["demo", "low-volume", "taborda", "surge"]
+    seeded = {"low-volume", "two-class", "busy"}
+    plan = [(name, seed) for name in names for seed in (args.seeds if args.seeds and name in seeded else [args.seed])]
+    made = [(seed, stream) for name, seed in plan for stream in streams([name], seed)]
+    read = None
+    if args.model:  # every distinct text of every stream once: the seeds redraw the same texts
+        read = read_distinct(args.model, [p.text for _, stream in made for p in stream.posts])
+    results: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for seed, stream in made:
         stream.posts.sort(key=lambda p: p.at)
-        print(json.dumps(run(stream, [p.sentiment for p in stream.posts], "true", admin_url, settings)), flush=True)
-        if args.model:
-            labels, topics, probabilities = model_labels(args.model, stream.posts)
-            print(json.dumps(run(stream, labels, "model", admin_url, settings, topics, probabilities)), flush=True)
+        runs = [("true", [p.sentiment for p in stream.posts], None, None)]
+        if read is not None:
+            predictions = [read[p.text] for p in stream.posts]
+            runs.append(("model", [p.sentiment for p in predictions], [p.topic for p in predictions],
+                         [(p.p_negative, p.p_neutral, p.p_positive) for p in predictions]))
+        for source, labels, topics, probabilities in runs:
+            line = {**run(stream, labels, source, admin_url, settings, topics, probabilities), "seed": seed}
+            results[(stream.name, source)].append(line)
+            print(json.dumps(line), flush=True)
+    if args.seeds:
+        for lines in results.values():
+            if len({line["seed"] for line in lines}) > 1:
+                print(json.dumps(summarize(lines)), flush=True)
     return 0
 
 
