@@ -5,9 +5,11 @@ from monitor.alerts.detector import (
     BackfillOverlap,
     CheckResult,
     NegativeShareDetector,
+    ReplayResult,
     backfill_alerts,
     check_alerts,
     is_muted,
+    replay_alerts,
 )
 from monitor.alerts.endpoints import (
     add_endpoint,
@@ -35,6 +37,7 @@ __all__ = [
     "EndpointNotFound",
     "NegativeShareDetector",
     "RelayReport",
+    "ReplayResult",
     "ScopeStatus",
     "ShareComparison",
     "SpikeRules",
@@ -57,4 +60,5 @@ __all__ = [
     "get_endpoint",
     "is_muted",
     "list_endpoints",
+    "replay_alerts",
 ]

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +52,15 @@ class CheckResult:
     steps: int = 0
     left_out_too_old: int = 0
     left_out_in_future: int = 0
+
+
+@dataclass
+class ReplayResult:
+    """What a replay decided: the run's figures and its alerts as detached copies, numbered from 1 (none stored)."""
+
+    run: CheckResult
+    alerts: list[Alert] = field(default_factory=list)
+    groups: int = 0
 
 
 def rules_from_settings(settings: AlertSettings) -> SpikeRules:
@@ -114,6 +123,22 @@ class NegativeShareDetector:
         if until <= since:
             raise BackfillOverlap(f"nothing to evaluate: --until {until.isoformat()} is not after {since.isoformat()}")
         return self._run(until, self._steps_between(since, until), history, session=session, checkpoint=True)
+
+    def replay(self, *, session: Session, since: datetime | None, until: datetime | None) -> CheckResult:
+        """Evaluate (since, until] from a clean slate: no alert, group, mute or checkpoint from before.
+
+        Deletes those rows in the caller's transaction, which must be rolled back (``replay_alerts``)."""
+        lock(session)
+        history = find_history(datetime.now(UTC), self.settings.max_history_days, session=session)
+        if history.latest is None:
+            return _with_history(CheckResult(), history)
+        since = since or history.first - self.step
+        until = min(until or history.latest, history.latest)
+        if until <= since:
+            raise BackfillOverlap(f"nothing to evaluate: --until {until.isoformat()} is not after {since.isoformat()}")
+        for table in (Alert, AlertGroup, AlertMute):  # webhook deliveries of the alerts go with them (cascade)
+            session.execute(delete(table))
+        return self._run(until, self._steps_between(since, until), history, session=session)
 
     def _steps_between(self, start: datetime, end: datetime) -> int:
         """Steps ending at ``end`` that cover (start, end]: every moment is in some evaluated step."""
@@ -194,3 +219,38 @@ def backfill_alerts(
 ) -> CheckResult:
     with transaction(session_factory) as session:
         return NegativeShareDetector(settings).backfill(session=session, since=since, until=until)
+
+
+def replay_alerts(
+    settings: AlertSettings, session_factory: sessionmaker[Session], *, since: datetime | None = None,
+    until: datetime | None = None,
+) -> ReplayResult:
+    """What the detector would decide over stored history with today's readings and settings, from a clean slate
+    (no earlier alert, mute or checkpoint), without writing or sending anything: the run happens in a transaction
+    that is always rolled back. Use it after a retrain and ``monitor models rescore``, or to try settings. It holds
+    the detector's lock while it runs (a scheduled check waits) and locks the stored alerts' rows until it ends."""
+    columns = [c.key for c in inspect(Alert).column_attrs]
+    session = session_factory()
+    try:
+        session.begin()
+        previous = logging.getLogger("monitor.alerts.episodes").level
+        logging.getLogger("monitor.alerts.episodes").setLevel(logging.ERROR)  # "alert 7 opened": not stored
+        try:
+            run = NegativeShareDetector(settings).replay(session=session, since=since, until=until)
+        finally:
+            logging.getLogger("monitor.alerts.episodes").setLevel(previous)
+        session.flush()
+        stored = sorted(session.scalars(select(Alert)), key=lambda a: (a.opened_at, a.id))
+        numbers = {a.id: n for n, a in enumerate(stored, 1)}
+        groups: dict[int, int] = {}
+        alerts = []
+        for a in stored:
+            copy = Alert(**{key: getattr(a, key) for key in columns})
+            copy.id = numbers[a.id]
+            copy.group_id = groups.setdefault(a.group_id, len(groups) + 1) if a.group_id is not None else None
+            alerts.append(copy)
+        run.opened, run.updated, run.resolved, run.groups_opened = [], [], [], []  # rows of the rolled-back run
+        return ReplayResult(run=run, alerts=alerts, groups=len(groups))
+    finally:
+        session.rollback()
+        session.close()

@@ -123,6 +123,28 @@ def test_alerts_backfill_status_and_list_show_the_opening_figures(session_factor
     assert bad.returncode == 2 and "--since" in bad.stderr and "ISO 8601" in bad.stderr
 
 
+def test_alerts_replay_prints_what_would_open_and_stores_nothing(session_factory, database_url):
+    with transaction(session_factory) as session:
+        write_items(stream(seed=12, burst=volume_burst()), session=session)
+    env = {"MONITOR_ALERTS__BASELINE_MINUTES": "720"}
+    replayed = run_cli("alerts", "replay", database_url=database_url, **env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "from a clean slate" in replayed.stdout and "nothing was written or sent" in replayed.stdout
+    line = next(x for x in replayed.stdout.splitlines() if " Earnings " in x)
+    assert line.lstrip().startswith("#") and "opened at " in line and "; peak " in line
+    assert "All topics" in replayed.stdout and "__all__" not in replayed.stdout + replayed.stderr
+    assert "opened for" not in replayed.stderr  # the detector's "alert N opened" log lines: nothing was opened
+    listed = run_cli("alerts", "list", "--status", "all", database_url=database_url)
+    assert listed.stdout.strip() == "no all alerts"
+    # The same decisions as the backfill that does store them.
+    filled = run_cli("alerts", "backfill", database_url=database_url, **env)
+    stored = run_cli("alerts", "list", "--status", "all", "--limit", "100", database_url=database_url)
+    count = int(replayed.stdout.split("clean slate: ")[1].split()[0])
+    assert filled.returncode == 0 and len(stored.stdout.splitlines()) == count == 2
+    bad = run_cli("alerts", "replay", "--until", "soon", database_url=database_url)
+    assert bad.returncode == 2 and "--until" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_alerts_status_on_an_empty_store(clean_db, database_url):
     res = run_cli("alerts", "status", database_url=database_url)
     assert res.returncode == 0 and "no articles stored yet" in res.stdout
