@@ -108,13 +108,23 @@ class NegativeShareDetector:
 
     def backfill(self, *, session: Session, since: datetime | None, until: datetime | None) -> CheckResult:
         """Evaluate (since, until] in event time, step by step; defaults: all stored history."""
+        return self._stretch(since, until, session=session, clean_slate=False)
+
+    def replay(self, *, session: Session, since: datetime | None, until: datetime | None) -> CheckResult:
+        """Evaluate (since, until] from a clean slate: no alert, group, mute or checkpoint from before.
+
+        Deletes those rows in the caller's transaction, which must be rolled back (``replay_alerts``)."""
+        return self._stretch(since, until, session=session, clean_slate=True)
+
+    def _stretch(self, since: datetime | None, until: datetime | None, *, session: Session,
+                 clean_slate: bool) -> CheckResult:
         lock(session)
         history = find_history(datetime.now(UTC), self.settings.max_history_days, session=session)
         if history.latest is None:
             return _with_history(CheckResult(), history)
         since = since or history.first - self.step
         until = min(until or history.latest, history.latest)
-        last = get_checkpoint(session=session)
+        last = None if clean_slate else get_checkpoint(session=session)
         if last is not None and since < last:
             raise BackfillOverlap(
                 f"the detector has already evaluated event time up to {last.isoformat()}; "
@@ -122,23 +132,11 @@ class NegativeShareDetector:
             )
         if until <= since:
             raise BackfillOverlap(f"nothing to evaluate: --until {until.isoformat()} is not after {since.isoformat()}")
-        return self._run(until, self._steps_between(since, until), history, session=session, checkpoint=True)
-
-    def replay(self, *, session: Session, since: datetime | None, until: datetime | None) -> CheckResult:
-        """Evaluate (since, until] from a clean slate: no alert, group, mute or checkpoint from before.
-
-        Deletes those rows in the caller's transaction, which must be rolled back (``replay_alerts``)."""
-        lock(session)
-        history = find_history(datetime.now(UTC), self.settings.max_history_days, session=session)
-        if history.latest is None:
-            return _with_history(CheckResult(), history)
-        since = since or history.first - self.step
-        until = min(until or history.latest, history.latest)
-        if until <= since:
-            raise BackfillOverlap(f"nothing to evaluate: --until {until.isoformat()} is not after {since.isoformat()}")
-        for table in (Alert, AlertGroup, AlertMute):  # webhook deliveries of the alerts go with them (cascade)
-            session.execute(delete(table))
-        return self._run(until, self._steps_between(since, until), history, session=session)
+        if clean_slate:
+            for table in (Alert, AlertGroup, AlertMute):  # webhook deliveries of the alerts go with them (cascade)
+                session.execute(delete(table))
+        return self._run(until, self._steps_between(since, until), history, session=session,
+                         checkpoint=not clean_slate)
 
     def _steps_between(self, start: datetime, end: datetime) -> int:
         """Steps ending at ``end`` that cover (start, end]: every moment is in some evaluated step."""

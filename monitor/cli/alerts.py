@@ -57,11 +57,7 @@ def replay(
         replayed = replay_alerts(settings.alerts, factory, since=parse_time(since, "--since"),
                                  until=parse_time(until, "--until"))
     run = replayed.run
-    if run.left_out_in_future or run.left_out_too_old:
-        typer.echo(f"left out {run.left_out_in_future} article(s) dated in the future and "
-                   f"{run.left_out_too_old} dated implausibly early (see the log)")
-    if run.now is None:
-        typer.echo("no articles stored yet; nothing to replay")
+    if not _stored_anything(run, "nothing to replay"):
         return
     typer.echo(f"replayed {run.steps} step(s) from {run.evaluated_from.isoformat()} to {run.now.isoformat()} from a "
                f"clean slate: {len(replayed.alerts)} alert(s) in {replayed.groups} notification(s); nothing was "
@@ -130,12 +126,19 @@ def _scales(settings: Any) -> list[int]:
     return settings.alerts.window_scales_minutes
 
 
-def _report(result: Any) -> None:
+def _stored_anything(result: Any, otherwise: str) -> bool:
+    """Say what the run left out; False (and say so) when no article is stored."""
     if result.left_out_in_future or result.left_out_too_old:
         typer.echo(f"left out {result.left_out_in_future} article(s) dated in the future and "
                    f"{result.left_out_too_old} dated implausibly early (see the log)")
     if result.now is None:
-        typer.echo("no articles stored yet; nothing to check")
+        typer.echo(f"no articles stored yet; {otherwise}")
+        return False
+    return True
+
+
+def _report(result: Any) -> None:
+    if not _stored_anything(result, "nothing to check"):
         return
     since = f" from {result.evaluated_from.isoformat()}" if result.steps else ""
     typer.echo(f"checked up to {result.now.isoformat()}: {result.steps} step(s){since}")
