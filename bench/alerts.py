@@ -14,9 +14,10 @@ once, covered every day); every alert group (one notification) that opens outsid
 alert.
 
 ``--seeds A-B`` (or ``A,B,...``) replays each seeded stream once per seed (the model reads each distinct text
-once) and adds one ``summary`` line per stream and label source: totals over the seeds, the false-alert rate over
-their pooled span, the worst seed's, and the mean and standard error of burst days caught per seed. One seed's
-outcome turns on a few texts; compare models on the same seeds, seed by seed (``caught_per_seed``).
+once) and, with two seeds or more, adds one ``summary`` line per stream and label source: totals over the seeds,
+the false-alert rate over their pooled span, the worst seed's, and the mean and standard error of burst days
+caught per seed. One seed's outcome turns on a few texts; compare models on the same seeds, seed by seed
+(``caught_per_seed``).
 """
 
 from __future__ import annotations
