@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, insert, select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, func, insert, select
 
 from monitor.alerts import BackfillOverlap, add_endpoint, backfill_alerts, replay_alerts
 from monitor.settings import AlertSettings
@@ -20,7 +22,7 @@ from monitor.store.orm import (
     WebhookDelivery,
 )
 
-from .streams import BURST_END, BURST_START, T0, stream, volume_burst, write_items
+from .streams import BURST_END, BURST_START, T0, TOPICS, Item, background, stream, volume_burst, write_items
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +119,52 @@ def test_a_replay_of_a_stretch_sees_only_its_steps(burst_stored):
 def test_a_replay_of_an_empty_store_says_so(session_factory):
     replayed = replay_alerts(SETTINGS, session_factory)
     assert replayed.run.now is None and replayed.alerts == []
+
+
+def _empty(factory) -> None:
+    with transaction(factory) as session:
+        for table in (Alert, AlertGroup, AlertMute, DetectorCheckpoint, Prediction, Article):
+            session.execute(delete(table))
+
+
+def _clear_decisions(factory) -> None:
+    with transaction(factory) as session:
+        for table in (Alert, AlertGroup, AlertMute, DetectorCheckpoint):
+            session.execute(delete(table))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    topics=st.integers(1, 3),
+    per_hour=st.integers(2, 12),
+    negative=st.floats(0.02, 0.3),
+    bursts=st.lists(st.tuples(st.integers(0, 2), st.integers(14, 40), st.integers(1, 6), st.integers(5, 30)),
+                    max_size=3),
+    earlier=st.one_of(st.none(), st.integers(1, 47)),
+    muted=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
+def test_property_a_replay_is_a_backfill_on_a_clean_slate_and_writes_nothing(
+        session_factory, topics, per_hour, negative, bursts, earlier, muted, seed):
+    """Random streams, with or without an earlier backfill's alerts and checkpoint and a mute: the replay changes
+    nothing stored, and decides what a backfill decides once those are cleared."""
+    factory = session_factory
+    _empty(factory)
+    names = TOPICS[:topics]
+    items = list(background(T0, 48, names, per_hour=per_hour, negative=negative, seed=seed))
+    for topic, start, hours, rate in bursts:
+        at = T0 + timedelta(hours=start)
+        items += [Item(at + timedelta(hours=hours) * k / (hours * rate), names[topic % topics], "negative",
+                       f"burst {start} {k}") for k in range(hours * rate)]
+    with transaction(factory) as session:
+        write_items(items, session=session)
+        if muted:
+            session.add(AlertMute(scope=names[0], muted_until=datetime.now(UTC) + timedelta(days=1)))
+    if earlier is not None:
+        backfill_alerts(SETTINGS, factory, until=T0 + timedelta(hours=earlier))
+    before = stored_state(factory)
+    replayed = replay_alerts(SETTINGS, factory)
+    assert stored_state(factory) == before
+    _clear_decisions(factory)
+    backfill_alerts(SETTINGS, factory)
+    assert stored_state(factory)["alerts"] == decided(replayed.alerts)
