@@ -136,18 +136,18 @@ class NegativeShareDetector:
             for table in (Alert, AlertGroup, AlertMute):  # webhook deliveries of the alerts go with them (cascade)
                 session.execute(delete(table))
         return self._run(until, self._steps_between(since, until), history, session=session,
-                         checkpoint=not clean_slate)
+                         checkpoint=not clean_slate, announce=not clean_slate)
 
     def _steps_between(self, start: datetime, end: datetime) -> int:
         """Steps ending at ``end`` that cover (start, end]: every moment is in some evaluated step."""
         return max(1, -(-(end - start) // self.step))
 
     def _run(self, end: datetime, n_steps: int, history: History, *, session: Session,
-             checkpoint: bool = False) -> CheckResult:
+             checkpoint: bool = False, announce: bool = True) -> CheckResult:
         """Evaluate the n_steps step-spaced times ending at ``end``, in chunks of one counting query each."""
         result = _with_history(CheckResult(now=end, steps=n_steps), history)
         result.evaluated_from = end - self.step * n_steps
-        book = EpisodeBook.load(self.settings, self.rules, result, session=session)
+        book = EpisodeBook.load(self.settings, self.rules, result, session=session, announce=announce)
         lookback = max(self.scales) + self.baseline_steps
         readings = self.settings.signal == "reading"
         chunk = READING_CHUNK_STEPS if readings else CHUNK_STEPS
@@ -168,9 +168,9 @@ class NegativeShareDetector:
         book.finish(session=session)
         if checkpoint:
             set_checkpoint(end, session=session)
-        log.info("alert check up to %s: %d step(s) from %s, %d opened, %d resolved, %d open",
-                 end.isoformat(), n_steps, result.evaluated_from.isoformat(), len(result.opened),
-                 len(result.resolved), len(book.open))
+        log.info("alert %s up to %s: %d step(s) from %s, %d opened, %d resolved, %d open",
+                 "check" if announce else "replay (rolled back)", end.isoformat(), n_steps,
+                 result.evaluated_from.isoformat(), len(result.opened), len(result.resolved), len(book.open))
         return result
 
 
@@ -231,12 +231,7 @@ def replay_alerts(
     session = session_factory()
     try:
         session.begin()
-        previous = logging.getLogger("monitor.alerts.episodes").level
-        logging.getLogger("monitor.alerts.episodes").setLevel(logging.ERROR)  # "alert 7 opened": not stored
-        try:
-            run = NegativeShareDetector(settings).replay(session=session, since=since, until=until)
-        finally:
-            logging.getLogger("monitor.alerts.episodes").setLevel(previous)
+        run = NegativeShareDetector(settings).replay(session=session, since=since, until=until)
         session.flush()
         stored = sorted(session.scalars(select(Alert)), key=lambda a: (a.opened_at, a.id))
         numbers = {a.id: n for n, a in enumerate(stored, 1)}

@@ -52,12 +52,14 @@ class EpisodeBook:
 
     def __init__(self, settings: AlertSettings, rules: SpikeRules, result: CheckResult, *,
                  open_alerts: dict[str, Alert], group: AlertGroup | None, last_resolved: dict[str, datetime],
-                 muted: set[str]) -> None:
+                 muted: set[str], announce: bool = True) -> None:
         self.settings, self.rules, self.result = settings, rules, result
         self.open, self.group, self.last_resolved, self.muted = open_alerts, group, last_resolved, muted
+        self.announce = announce  # False: a replay whose rows are rolled back; its lines go to DEBUG
 
     @classmethod
-    def load(cls, settings: AlertSettings, rules: SpikeRules, result: CheckResult, *, session: Session) -> EpisodeBook:
+    def load(cls, settings: AlertSettings, rules: SpikeRules, result: CheckResult, *, session: Session,
+             announce: bool = True) -> EpisodeBook:
         open_alerts = {a.scope: a for a in session.scalars(
             select(Alert).where(Alert.status == "open").order_by(Alert.id).with_for_update())}
         group = session.scalar(select(AlertGroup).where(AlertGroup.status == "open").with_for_update())
@@ -65,7 +67,10 @@ class EpisodeBook:
         last_resolved = {scope: at for scope, at in session.execute(resolved.group_by(Alert.scope))}
         muted = set(session.scalars(select(AlertMute.scope).where(AlertMute.muted_until > func.now())))
         return cls(settings, rules, result, open_alerts=open_alerts, group=group,
-                   last_resolved=last_resolved, muted=muted)
+                   last_resolved=last_resolved, muted=muted, announce=announce)
+
+    def _say(self, level: int, message: str, *args) -> None:
+        log.log(level if self.announce else logging.DEBUG, message, *args)
 
     def run(self, scan: Scan, *, session: Session) -> None:
         """Process the scan's steps in order: only steps where something can change cost any work."""
@@ -179,12 +184,12 @@ class EpisodeBook:
             self.last_resolved[scope] = alert.resolved_at
             self.result.resolved.append(alert)
             if follow.expires:
-                log.info("alert %s expired for %s: no window of %d articles since %s", alert.id, scope_label(scope),
-                         self.rules.min_count, alert.window_end.isoformat())
+                self._say(logging.INFO, "alert %s expired for %s: no window of %d articles since %s", alert.id,
+                          scope_label(scope), self.rules.min_count, alert.window_end.isoformat())
             else:
-                log.info("alert %s resolved for %s: negative share back to %.2f (n=%d, frozen baseline %.2f)",
-                         alert.id, scope_label(scope), alert.resolution["observed_share"],
-                         alert.resolution["window_count"], alert.baseline_share)
+                self._say(logging.INFO, "alert %s resolved for %s: negative share back to %.2f (n=%d, frozen baseline "
+                          "%.2f)", alert.id, scope_label(scope), alert.resolution["observed_share"],
+                          alert.resolution["window_count"], alert.baseline_share)
             session.flush()
             self._close_group_if_done(alert, session=session)
 
@@ -249,9 +254,9 @@ class EpisodeBook:
         session.flush()
         self.open[c.scope] = alert
         self.result.opened.append(alert)
-        log.warning("alert %s opened for %s: negative share %.2f vs baseline %.2f over %d min (n=%d, p=%.2g)",
-                    alert.id, scope_label(c.scope), figures.observed_share, figures.baseline_share,
-                    figures.window_minutes, figures.window_count, figures.p_value)
+        self._say(logging.WARNING, "alert %s opened for %s: negative share %.2f vs baseline %.2f over %d min (n=%d, "
+                  "p=%.2g)", alert.id, scope_label(c.scope), figures.observed_share, figures.baseline_share,
+                  figures.window_minutes, figures.window_count, figures.p_value)
         return self._follow(alert, after=now)
 
     def _notify(self, event: str, group: AlertGroup | None, children: list[Alert], *, session: Session) -> None:

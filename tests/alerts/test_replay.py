@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -76,6 +77,17 @@ def test_a_replay_decides_what_a_backfill_decides_and_leaves_no_trace(burst_stor
     again = replay_alerts(SETTINGS, factory)
     assert decided(again.alerts) == decided(first.alerts)
     assert stored_state(factory) == stored
+
+
+def test_a_replay_announces_no_alert_and_the_live_detector_still_does(burst_stored, caplog):
+    """A replay's "alert N opened" lines would name rows that never exist: they go to DEBUG, for this call only."""
+    caplog.set_level(logging.INFO, logger="monitor.alerts")
+    replay_alerts(SETTINGS, burst_stored)
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO and " opened for " in r.getMessage()]
+    assert any("replay (rolled back) up to" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    backfill_alerts(SETTINGS, burst_stored)
+    assert [r for r in caplog.records if r.levelno == logging.WARNING and "opened for Earnings" in r.getMessage()]
 
 
 def test_a_replay_reads_each_article_s_newest_prediction(burst_stored):
