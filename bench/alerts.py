@@ -217,7 +217,11 @@ def streams(wanted: list[str], seed: int | None = None) -> list[Stream]:
 def model_labels(model_dir: Path, posts: list[Post]) -> tuple[list[str], list[str], list[tuple[float, float, float]]]:
     """The model's sentiment, topic and sentiment probabilities for every post (the topic scopes become the
     model's; the probabilities feed MONITOR_ALERTS__SIGNAL=reading)."""
-    read = read_distinct(model_dir, [post.text for post in posts])
+    return labels_from(read_distinct(model_dir, [post.text for post in posts]), posts)
+
+
+def labels_from(read: dict, posts: list[Post]) -> tuple[list[str], list[str], list[tuple[float, float, float]]]:
+    """``model_labels`` from predictions already read (``read_distinct``), e.g. once for several streams."""
     predictions = [read[post.text] for post in posts]
     return ([p.sentiment for p in predictions], [p.topic for p in predictions],
             [(p.p_negative, p.p_neutral, p.p_positive) for p in predictions])
@@ -371,9 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         stream.posts.sort(key=lambda p: p.at)
         runs = [("true", [p.sentiment for p in stream.posts], None, None)]
         if read is not None:
-            predictions = [read[p.text] for p in stream.posts]
-            runs.append(("model", [p.sentiment for p in predictions], [p.topic for p in predictions],
-                         [(p.p_negative, p.p_neutral, p.p_positive) for p in predictions]))
+            runs.append(("model", *labels_from(read, stream.posts)))
         for source, labels, topics, probabilities in runs:
             line = {**run(stream, labels, source, admin_url, settings, topics, probabilities), "seed": seed}
             results[(stream.name, source)].append(line)

@@ -60,7 +60,11 @@ class ReplayResult:
 
     run: CheckResult
     alerts: list[Alert] = field(default_factory=list)
-    groups: int = 0
+
+    @property
+    def groups(self) -> int:
+        """Notifications: the alerts' distinct groups."""
+        return len({a.group_id for a in self.alerts if a.group_id is not None})
 
 
 def rules_from_settings(settings: AlertSettings) -> SpikeRules:
@@ -243,7 +247,7 @@ def replay_alerts(
             copy.group_id = groups.setdefault(a.group_id, len(groups) + 1) if a.group_id is not None else None
             alerts.append(copy)
         run.opened, run.updated, run.resolved, run.groups_opened = [], [], [], []  # rows of the rolled-back run
-        return ReplayResult(run=run, alerts=alerts, groups=len(groups))
+        return ReplayResult(run=run, alerts=alerts)
     finally:
         session.rollback()
         session.close()

@@ -34,7 +34,7 @@ def test_the_summary_pools_the_seeds_and_gives_the_spread_of_caught(bench_script
     assert summary["worst_false_alerts_per_30_days"] == round(6 / 182.5 * 30, 2)
     assert summary["caught_per_seed"] == [5, 8, 5]
     assert summary["caught_per_seed_mean"] == 6.0
-    assert summary["caught_per_seed_standard_error"] == round(3 ** 0.5 / 3 ** 0.5, 2)  # sd sqrt(3), n 3
+    assert summary["caught_per_seed_standard_error"] == 1.0  # sample sd sqrt(3) over sqrt(3 seeds)
 
 
 def test_one_seed_has_no_spread(bench_script):

@@ -133,15 +133,12 @@ def test_a_replay_of_an_empty_store_says_so(session_factory):
     assert replayed.run.now is None and replayed.alerts == []
 
 
-def _empty(factory) -> None:
-    with transaction(factory) as session:
-        for table in (Alert, AlertGroup, AlertMute, DetectorCheckpoint, Prediction, Article):
-            session.execute(delete(table))
+DECISIONS = (Alert, AlertGroup, AlertMute, DetectorCheckpoint)
 
 
-def _clear_decisions(factory) -> None:
+def _delete(factory, *tables) -> None:
     with transaction(factory) as session:
-        for table in (Alert, AlertGroup, AlertMute, DetectorCheckpoint):
+        for table in tables:
             session.execute(delete(table))
 
 
@@ -161,7 +158,7 @@ def test_property_a_replay_is_a_backfill_on_a_clean_slate_and_writes_nothing(
     """Random streams, with or without an earlier backfill's alerts and checkpoint and a mute: the replay changes
     nothing stored, and decides what a backfill decides once those are cleared."""
     factory = session_factory
-    _empty(factory)
+    _delete(factory, *DECISIONS, Prediction, Article)
     names = TOPICS[:topics]
     items = list(background(T0, 48, names, per_hour=per_hour, negative=negative, seed=seed))
     for topic, start, hours, rate in bursts:
@@ -177,6 +174,6 @@ def test_property_a_replay_is_a_backfill_on_a_clean_slate_and_writes_nothing(
     before = stored_state(factory)
     replayed = replay_alerts(SETTINGS, factory)
     assert stored_state(factory) == before
-    _clear_decisions(factory)
+    _delete(factory, *DECISIONS)
     backfill_alerts(SETTINGS, factory)
     assert stored_state(factory)["alerts"] == decided(replayed.alerts)
