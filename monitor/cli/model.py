@@ -89,6 +89,10 @@ def train(
         False, "--with-pseudo-labels", help="With --distill: keep the teacher's confident hard labels for each "
         "text's missing task too (the gold-label part of the loss then covers them)."
     ),
+    missing_only: bool = typer.Option(
+        False, "--distill-missing-only", help="With --distill: soft targets only for each text's missing task (the "
+        "gold labels keep their whole loss)."
+    ),
     request: Path = typer.Option(
         None, "--request", hidden=True, help="Run a JSON training request (the retrain job's hand-off) instead."
     ),
@@ -108,6 +112,7 @@ def train(
         preset.value, epochs=epochs, max_steps=max_steps, limit=limit, seed=seed, learning_rate=learning_rate,
         replay_per_corpus=replay, domains=_domains(domains), ema_decay=ema_decay, layer_decay=layer_decay,
         distillation=distill, distill_with_pseudo_labels=with_pseudo_labels or None,
+        distill_missing_only=missing_only or None,
     )
     from monitor.model.directory import ModelDirectory
 

@@ -61,6 +61,9 @@ class TrainingArguments:
     # distill_with_pseudo_labels: then it also fills the missing labels as above, and their CE is the (1 - w) part.
     distillation: float = 0.0
     distill_with_pseudo_labels: bool = False
+    # Soft targets only where a text has no gold label for the task (the news headlines' sentiment, the sentiment
+    # posts' topic): the gold labels keep their whole CE and the loss is CE + w * KL over those rows alone.
+    distill_missing_only: bool = False
 
     def __post_init__(self) -> None:
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
@@ -72,6 +75,11 @@ class TrainingArguments:
         if self.distill_with_pseudo_labels and not self.distillation:
             raise TrainingDataError("pseudo-labels with distillation need a distillation weight (e.g. --distill 0.2); "
                                     "a teacher alone already gives pseudo-labels")
+        if self.distill_missing_only and not self.distillation:
+            raise TrainingDataError("soft targets on the missing task need a distillation weight (e.g. --distill 0.5)")
+        if self.distill_missing_only and self.distill_with_pseudo_labels:
+            raise TrainingDataError("soft targets on the missing task and hard pseudo-labels both fill the missing "
+                                    "task: choose one")
 
 
 PRESETS: dict[str, TrainingArguments] = {

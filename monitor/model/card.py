@@ -70,9 +70,14 @@ def _data_section(training: dict[str, Any]) -> list[str]:
         spared = distilled.get("extra_not_distilled")
         where = (f"on the {distilled.get('texts')} corpus texts (not on the {spared} analysts' labels)" if spared
                  else f"on all {distilled.get('texts')} train texts")
-        lines += ["", f"Distilled from model `{distilled.get('teacher')}`: its calibrated probabilities of both tasks "
-                      f"{where}, weight {distilled.get('weight')} against the gold labels; dev and valid keep their "
-                      "gold labels only."]
+        if distilled.get("missing_only"):
+            lines += ["", f"Distilled from model `{distilled.get('teacher')}`: its calibrated probabilities of the "
+                          f"task each text has no gold label for, {where}, at weight {distilled.get('weight')} beside "
+                          "the whole gold-label loss; dev and valid keep their gold labels only."]
+        else:
+            lines += ["", f"Distilled from model `{distilled.get('teacher')}`: its calibrated probabilities of both "
+                          f"tasks {where}, weight {distilled.get('weight')} against the gold labels; dev and valid "
+                          "keep their gold labels only."]
     return lines + [""]
 
 

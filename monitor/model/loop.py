@@ -285,6 +285,7 @@ class TrainingLoop:
             label_smoothing=self.args.label_smoothing,
             soft_targets={t: p[index].to(self.device) for t, p in self.soft.items()} if self.soft else None,
             distillation=self.args.distillation,
+            distill_missing_only=self.args.distill_missing_only,
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

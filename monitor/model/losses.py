@@ -53,12 +53,14 @@ def joint_loss(
     label_smoothing: float = 0.0,
     soft_targets: dict[str, Tensor] | None = None,
     distillation: float = 0.0,
+    distill_missing_only: bool = False,
 ) -> tuple[Tensor, dict[str, float]]:
     """The batch's loss and each task's loss (for logging). Tasks without labels in the batch drop out.
 
     With ``soft_targets`` (a teacher's probabilities per task, one row per example) each task's loss is
     ``(1 - distillation) * CE + distillation * KL(teacher || model)``, the KL over every row of the batch, so a
-    task also learns on the rows that carry no gold label for it."""
+    task also learns on the rows that carry no gold label for it. With ``distill_missing_only`` the KL covers only
+    those rows (averaged over them) and the gold CE keeps its whole weight: ``CE + distillation * KL_missing``."""
     per_task: dict[str, Tensor] = {}
     for task, task_logits in logits.items():
         loss = masked_task_loss(
@@ -68,9 +70,16 @@ def joint_loss(
             label_smoothing=label_smoothing,
         )
         if soft_targets is not None and distillation > 0 and task in soft_targets:
-            kd = distillation * F.kl_div(F.log_softmax(task_logits.float(), dim=-1), soft_targets[task],
-                                         reduction="batchmean")
-            loss = kd if loss is None else (1.0 - distillation) * loss + kd
+            if distill_missing_only:
+                missing = labels[task] == IGNORE_INDEX
+                if bool(missing.any()):
+                    kd = distillation * F.kl_div(F.log_softmax(task_logits[missing].float(), dim=-1),
+                                                 soft_targets[task][missing], reduction="batchmean")
+                    loss = kd if loss is None else loss + kd
+            else:
+                kd = distillation * F.kl_div(F.log_softmax(task_logits.float(), dim=-1), soft_targets[task],
+                                             reduction="batchmean")
+                loss = kd if loss is None else (1.0 - distillation) * loss + kd
         if loss is not None:
             per_task[task] = loss
     if not per_task:

@@ -191,6 +191,8 @@ def train_model(
             data.train, pseudo, soft, distilled = teach(
                 data.train, teacher, min_confidence=args.pseudo_min_confidence if hard else None,
                 distillation=args.distillation, tasks=tasks, progress=progress)
+    if distilled is not None and args.distill_missing_only:
+        distilled = {**distilled, "missing_only": True}
     if soft is not None and data.sources.get("extra"):
         # Analysts' labels exist to correct what a model believes: the teacher's view of them is no target.
         rows = data.sources["extra"]

@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -87,3 +88,37 @@ def test_distillation_mixes_gold_ce_with_kl_to_the_teacher_on_every_row():
     plain, _ = joint_loss(logits, {"topic": topic, "sentiment": sent})
     zero, _ = joint_loss(logits, {"topic": topic, "sentiment": sent}, soft_targets=teacher, distillation=0.0)
     assert torch.equal(plain, zero)
+
+
+def test_distillation_on_the_missing_task_only_keeps_the_gold_loss_whole():
+    logits = _logits(4)
+    topic = torch.tensor([3, 5, IGNORE_INDEX, IGNORE_INDEX, 1, IGNORE_INDEX])
+    sent = torch.tensor([IGNORE_INDEX, 2, 0, 1, IGNORE_INDEX, IGNORE_INDEX])
+    g = torch.Generator().manual_seed(3)
+    teacher = {t: torch.softmax(torch.randn(v.shape, generator=g), dim=-1) for t, v in logits.items()}
+    total, parts = joint_loss(logits, {"topic": topic, "sentiment": sent}, soft_targets=teacher, distillation=0.4,
+                              distill_missing_only=True)
+
+    def kl(task, rows):
+        return F.kl_div(F.log_softmax(logits[task][rows], -1), teacher[task][rows], reduction="batchmean")
+
+    t_ce = F.cross_entropy(logits["topic"][[0, 1, 4]], topic[[0, 1, 4]])
+    s_ce = F.cross_entropy(logits["sentiment"][[1, 2, 3]], sent[[1, 2, 3]])
+    topic_part, sentiment_part = t_ce + 0.4 * kl("topic", [2, 3, 5]), s_ce + 0.4 * kl("sentiment", [0, 4, 5])
+    assert parts == pytest.approx({"topic": float(topic_part), "sentiment": float(sentiment_part)})
+    assert torch.allclose(total, topic_part + sentiment_part)
+    # The teacher's view of a gold row counts for nothing: change it and the loss stays.
+    other = {t: p.clone() for t, p in teacher.items()}
+    other["topic"][[0, 1, 4]] = other["topic"][[0, 1, 4]].flip(-1)
+    again, _ = joint_loss(logits, {"topic": topic, "sentiment": sent}, soft_targets=other, distillation=0.4,
+                          distill_missing_only=True)
+    assert torch.equal(total, again)
+    # A batch whose rows all carry the task's label is plain CE; one with none learns from the teacher alone.
+    full = torch.tensor([3, 5, 0, 2, 1, 7])
+    plain, _ = joint_loss(logits, {"topic": full, "sentiment": torch.full((6,), IGNORE_INDEX)})
+    only_kd, parts = joint_loss(logits, {"topic": full, "sentiment": torch.full((6,), IGNORE_INDEX)},
+                                soft_targets=teacher, distillation=0.4, distill_missing_only=True)
+    teacher_only = 0.4 * kl("sentiment", list(range(6)))
+    assert parts == pytest.approx({"topic": float(F.cross_entropy(logits["topic"], full)),
+                                   "sentiment": float(teacher_only)})
+    assert torch.allclose(only_kd, plain + teacher_only)

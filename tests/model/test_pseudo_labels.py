@@ -109,6 +109,22 @@ def test_a_distilled_student_follows_its_teacher_and_records_it(tiny_encoder_dir
     assert _disagreement(tmp_path / "distilled", teacher, texts) < _disagreement(tmp_path / "plain", teacher, texts)
 
 
+def test_soft_targets_on_the_missing_task_only_are_recorded_and_refuse_hard_labels(teacher, tiny_encoder_dir,
+                                                                                   tmp_path):
+    from monitor.model.errors import TrainingDataError
+
+    args = preset("quick", limit=40, max_steps=2, distillation=0.5, distill_missing_only=True)
+    result = train_model(args, out=tmp_path / "missing", backbone=tiny_encoder_dir, teacher=teacher, progress=False)
+    record = result.config.training
+    assert record["distillation"]["missing_only"] is True and record["distillation"]["weight"] == 0.5
+    assert record["pseudo_labels"] is None
+    assert "probabilities of the task each text has no gold label for" in (tmp_path / "missing" / "card.md").read_text()
+    with pytest.raises(TrainingDataError, match="need a distillation weight"):
+        preset("full", distill_missing_only=True)
+    with pytest.raises(TrainingDataError, match="choose one"):
+        preset("full", distillation=0.2, distill_missing_only=True, distill_with_pseudo_labels=True)
+
+
 def test_distillation_needs_a_teacher_with_the_same_labels(teacher, tiny_encoder_dir, tmp_path):
     from monitor.model.errors import TrainingDataError
     from monitor.model.pseudo import soft_targets

@@ -94,6 +94,12 @@ def test_train_cli_pseudo_labels_with_distillation_need_a_weight(monkeypatch, ca
     assert err.strip().count("\n") == 0 and not (tmp_path / "m").exists()
 
 
+def test_train_cli_soft_targets_on_the_missing_task_need_a_weight(monkeypatch, capsys, tmp_path):
+    code, _, err = run_cli(monkeypatch, capsys, "train", "--out", str(tmp_path / "m"), "--distill-missing-only")
+    assert code == 2 and "need a distillation weight (e.g. --distill 0.5)" in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
+
+
 def test_arguments_refuse_a_decay_outside_its_range():
     with pytest.raises(TrainingDataError, match="ema_decay 0.0"):
         preset("warm", ema_decay=0.0)
