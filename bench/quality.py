@@ -17,6 +17,8 @@ model versus running the two single-task models.
     .venv/bin/python bench/quality.py --models multi --teacher models/full-1 --distill 0.5   # soft targets
     .venv/bin/python bench/quality.py --models multi --teacher models/full-1 --distill 0.2 --with-pseudo-labels
                                        # soft targets and the confident hard labels together
+    .venv/bin/python bench/quality.py --models multi --teacher models/full-1 --distill 0.5 --distill-missing-only
+                                       # soft targets only where a text has no gold label for the task
     .venv/bin/python bench/quality.py --models multi --ema-decay 0.999 --layer-decay 0.9      # other levers
 
 With --seeds N every model is trained with seeds 42, 43, ... (into OUT/seed-S/NAME) and scored; a "summary"
@@ -73,7 +75,7 @@ def obtain(name: str, given: Path | None, tasks: dict, args, opts, out: Path) ->
     started = time.perf_counter()
     teacher = opts.teacher if name == "multi" else None  # the single-task references stay plain
     if teacher is None:
-        args = replace(args, distillation=0.0, distill_with_pseudo_labels=False)
+        args = replace(args, distillation=0.0, distill_with_pseudo_labels=False, distill_missing_only=False)
     train_model(args, out=out, backbone=opts.backbone, tasks=tasks, version=f"bench-{name}-{args.seed}",
                 teacher=teacher)
     emit(kind="train", model=name, seed=args.seed, seconds=round(time.perf_counter() - started, 1), out=str(out))
@@ -228,6 +230,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    "probabilities with this weight (e.g. 0.5) instead of hard pseudo-labels.")
     p.add_argument("--with-pseudo-labels", action="store_true",
                    help="With --distill: keep the teacher's confident hard labels for the missing tasks too.")
+    p.add_argument("--distill-missing-only", action="store_true",
+                   help="With --distill: soft targets only for each text's missing task (gold labels keep their loss).")
     p.add_argument("--teacher", type=Path,
                    help="Model directory whose confident predictions fill the shared model's missing labels.")
     opts = p.parse_args(argv)
@@ -236,7 +240,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         p.error("--models: name some of multi, topic, sentiment")
     try:
         preset(opts.preset, ema_decay=opts.ema_decay, layer_decay=opts.layer_decay, distillation=opts.distill,
-               distill_with_pseudo_labels=opts.with_pseudo_labels or None)
+               distill_with_pseudo_labels=opts.with_pseudo_labels or None,
+               distill_missing_only=opts.distill_missing_only or None)
     except TrainingDataError as e:
         p.error(str(e))
     if opts.distill and opts.teacher is None:
@@ -274,7 +279,8 @@ def main(argv: list[str] | None = None) -> None:
         args = preset(opts.preset, epochs=opts.epochs, limit=opts.limit, max_steps=opts.max_steps, seed=seed,
                       domains=opts.domains, learning_rate=opts.learning_rate, ema_decay=opts.ema_decay,
                       layer_decay=opts.layer_decay, distillation=opts.distill,
-                      distill_with_pseudo_labels=opts.with_pseudo_labels or None)
+                      distill_with_pseudo_labels=opts.with_pseudo_labels or None,
+                      distill_missing_only=opts.distill_missing_only or None)
         emit(kind="recipe", preset=opts.preset, teacher=str(opts.teacher) if opts.teacher else None,
              **{k: v for k, v in vars(args).items() if not isinstance(v, dict)})
         out = Path(opts.out) / f"seed-{seed}" if opts.seeds > 1 else Path(opts.out)

@@ -50,6 +50,7 @@ def test_two_seeds_give_a_summary_per_model_and_task_and_the_gap(quality, tiny_e
     (["--distill", "0.5"], "--distill needs --teacher MODEL_DIR"),
     (["--distill", "1", "--teacher", "x"], "distillation 1.0 is not in [0, 1)"),
     (["--with-pseudo-labels", "--teacher", "x"], "pseudo-labels with distillation need a distillation weight"),
+    (["--distill-missing-only", "--teacher", "x"], "soft targets on the missing task need a distillation weight"),
 ])
 def test_bad_arguments_are_one_line(quality, capsys, argv, says):
     with pytest.raises(SystemExit) as stopped:
