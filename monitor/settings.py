@@ -222,6 +222,14 @@ class AlertSettings(BaseModel):
         description="An open alert whose scope has had no window of MIN_COUNT articles for this long (event time) "
         "resolves as expired: no evidence either way, so it stops holding its group open. 0: never.",
     )
+    group_window_minutes: int = Field(
+        4320,
+        ge=0,
+        description="An episode that opens joins the open group (one notification) only if the group's newest scope "
+        "opened at most this long before (event time); else it starts a new group, so an episode still open from "
+        "days ago does not turn a new burst into an update of its old notification. 0: only scopes opening at the "
+        "same step group.",
+    )
     cooldown_minutes: int = Field(60, ge=0, description="After resolving, no new alert for the scope this long.")
     check_interval_seconds: int = Field(60, ge=1, description="How often the scheduler runs the detector.")
     step_minutes: int = Field(

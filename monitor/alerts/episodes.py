@@ -52,9 +52,11 @@ class EpisodeBook:
 
     def __init__(self, settings: AlertSettings, rules: SpikeRules, result: CheckResult, *,
                  open_alerts: dict[str, Alert], group: AlertGroup | None, last_resolved: dict[str, datetime],
-                 muted: set[str], announce: bool = True) -> None:
+                 muted: set[str], group_newest: datetime | None = None, announce: bool = True) -> None:
         self.settings, self.rules, self.result = settings, rules, result
         self.open, self.group, self.last_resolved, self.muted = open_alerts, group, last_resolved, muted
+        # The group new episodes may join, and when its newest scope opened (joining is open for GROUP_WINDOW).
+        self.group_newest = group_newest if group is not None else None
         self.announce = announce  # False: a replay whose rows are rolled back; its lines go to DEBUG
 
     @classmethod
@@ -62,12 +64,18 @@ class EpisodeBook:
              announce: bool = True) -> EpisodeBook:
         open_alerts = {a.scope: a for a in session.scalars(
             select(Alert).where(Alert.status == "open").order_by(Alert.id).with_for_update())}
-        group = session.scalar(select(AlertGroup).where(AlertGroup.status == "open").with_for_update())
+        # Several groups may be open (an old episode lingering beside a new burst's); the newest is the joinable one.
+        groups = session.scalars(
+            select(AlertGroup).where(AlertGroup.status == "open").order_by(AlertGroup.id.desc()).with_for_update()
+        ).all()
+        group = groups[0] if groups else None
+        newest = None if group is None else session.scalar(
+            select(func.max(Alert.opened_at)).where(Alert.group_id == group.id)) or group.opened_at
         resolved = select(Alert.scope, func.max(Alert.resolved_at)).where(Alert.status == "resolved")
         last_resolved = {scope: at for scope, at in session.execute(resolved.group_by(Alert.scope))}
         muted = set(session.scalars(select(AlertMute.scope).where(AlertMute.muted_until > func.now())))
         return cls(settings, rules, result, open_alerts=open_alerts, group=group,
-                   last_resolved=last_resolved, muted=muted, announce=announce)
+                   last_resolved=last_resolved, muted=muted, group_newest=newest, announce=announce)
 
     def _say(self, level: int, message: str, *args) -> None:
         log.log(level if self.announce else logging.DEBUG, message, *args)
@@ -215,6 +223,9 @@ class EpisodeBook:
             last = self.last_resolved.get(c.scope)
             if last is None or now - self.scan.counts.step * c.scale >= last:
                 best.setdefault(c.scope, c)
+        if self.group is not None and self.group_newest is not None and \
+                now - self.group_newest > timedelta(minutes=self.settings.group_window_minutes):
+            self.group = None  # it stays open for its own scopes; what opens now is a new notification
         new_group = self.group is None
         follows = []
         for scope in sorted(best, key=scope_order):
@@ -243,6 +254,7 @@ class EpisodeBook:
             session.add(self.group)
             session.flush()
             self.result.groups_opened.append(self.group)
+        self.group_newest = now
         alert = Alert(scope=c.scope, status="open", opened_at=now, group_id=self.group.id,
                       window_minutes=figures.window_minutes, peak_share=figures.observed_share)
         _set_plain(alert, figures)

@@ -90,10 +90,31 @@ def describe_event(event: dict[str, Any]) -> str:
     kind = event.get("type") or "event"
     if kind == "test":
         return f"[webhook] test event for endpoint {data.get('endpoint_id', '?')}: signature verified"
-    scope = "All topics" if data.get("all_topics") or data.get("scope") == ALL_TOPICS else data.get("scope")
+    group, children = data.get("group") or {}, [c for c in data.get("children") or [] if isinstance(c, dict)]
+    label = f" group {group['id']}" if group.get("id") is not None else ""
+    if kind == "alert.updated" and children:
+        # An update means scopes joined the group: name them and their opening figures, not the lead's again.
+        newest = max(str(c.get("opened_at")) for c in children)
+        joined = [c for c in children if str(c.get("opened_at")) == newest]
+        named = ", ".join(f"{_scope_name(c)} ({_opening(c)})" if _opening(c) else _scope_name(c) for c in joined)
+        link = f" {joined[0]['dashboard_url']}" if joined[0].get("dashboard_url") else ""
+        total = f"{len(children)} scope{'s' if len(children) != 1 else ''}"
+        return f"[webhook] {kind}{label}: + {named} joined ({total} in the group){link}"
     share, base = data.get("observed_share"), data.get("baseline_share")
     figures = f": negative share {share:.0%} vs baseline {base:.0%}" if share is not None and base is not None else ""
     z = data.get("statistic")
     statistic = f" (z={z:.1f})" if isinstance(z, int | float) else ""
     link = f" {data['dashboard_url']}" if data.get("dashboard_url") else ""
-    return f"[webhook] {kind} {scope or 'unknown scope'}{figures}{statistic}{link}"
+    others = [_scope_name(c) for c in children if c.get("scope") != data.get("scope")]
+    also = f"; with {', '.join(others)}" if others else ""
+    return f"[webhook] {kind}{label} {_scope_name(data) or 'unknown scope'}{figures}{statistic}{also}{link}"
+
+
+def _scope_name(data: dict[str, Any]) -> str | None:
+    return "All topics" if data.get("all_topics") or data.get("scope") == ALL_TOPICS else data.get("scope")
+
+
+def _opening(child: dict[str, Any]) -> str:
+    figures = child.get("opening") or {}
+    share, base = figures.get("observed_share"), figures.get("baseline_share")
+    return f"{share:.0%} vs {base:.0%}" if isinstance(share, int | float) and isinstance(base, int | float) else ""

@@ -158,12 +158,10 @@ class ModelVersion(Base):
 
 
 class AlertGroup(Base):
-    """Alerts of all scopes that opened together or while the group was open: one notification thread."""
+    """Alerts of all scopes that opened together or soon after one another (``GROUP_WINDOW_MINUTES``): one
+    notification thread. Several may be open: an episode lingering from days ago beside a new burst's."""
 
     __tablename__ = "alert_groups"
-    __table_args__ = (
-        Index("uq_alert_groups_one_open", "status", unique=True, postgresql_where=text("status = 'open'")),
-    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     status: Mapped[str] = mapped_column(String(16))  # open | resolved

@@ -231,3 +231,64 @@ def test_an_episode_in_a_scope_that_goes_quiet_expires_instead_of_staying_open(s
         group = session.get(AlertGroup, alert.group_id)
         assert group.status == "resolved" or any(
             a.status == "open" for a in session.scalars(select(Alert).where(Alert.group_id == group.id)))
+
+
+@pytest.mark.parametrize(("delay", "group_window_minutes", "joins"), [
+    (timedelta(days=1), 3 * 24 * 60, True),  # within the window of the group's newest scope: one notification
+    (timedelta(days=5), 3 * 24 * 60, False),  # days later: a new burst, its own notification
+    (timedelta(days=1), 60, False),  # an hour: Earnings and all topics (10 minutes apart) group, Macro does not
+])
+def test_a_lingering_episode_does_not_swallow_a_later_burst(session_factory, delay, group_window_minutes, joins):
+    """Earnings turns lastingly negative (its episode, and all topics', stay open); a Macro burst follows. Within
+    GROUP_WINDOW of the group's newest scope it joins that notification as an update; later it is a new group
+    with its own alert.opened and alert.resolved, while the old group stays open for its own scopes. (The label
+    signal: grouping does not depend on it, and under the reading signal a window whose other posts happen to be
+    mostly positive reads less negative than its share says, so the lasting episodes would not be lasting.)"""
+    from monitor.alerts import add_endpoint
+    from monitor.store.orm import WebhookDelivery
+
+    settings = RULES.model_copy(update={"group_window_minutes": group_window_minutes, "signal": "label"})
+    with transaction(session_factory) as session:
+        add_endpoint("http://127.0.0.1:9/hook", allow_private=True, session=session)
+    turn, hours = T0 + timedelta(hours=12), 12 + delay / timedelta(hours=1) + 8
+    macro = list(background(T0, hours, ["Macro"], per_hour=20, negative=0.1, seed=11))
+    calm = list(background(T0, 12, ["Earnings"], per_hour=20, negative=0.1, seed=12))
+    sour = list(background(turn, hours - 12, ["Earnings"], per_hour=20, negative=0.7, seed=13))
+    spike = burst(turn + delay, 60, topic="Macro")
+    with transaction(session_factory) as session:
+        write_items(macro + calm + sour + spike, session=session)
+    backfill_alerts(settings, session_factory)
+    found = all_alerts(session_factory)
+    by_scope = {a.scope: a for a in found}
+    assert set(by_scope) == {"Earnings", ALL_TOPICS, "Macro"}
+    earnings, overall, macro_alert = by_scope["Earnings"], by_scope[ALL_TOPICS], by_scope["Macro"]
+    assert earnings.status == overall.status == "open" and earnings.group_id == overall.group_id
+    assert turn + delay < macro_alert.opened_at <= turn + delay + timedelta(hours=1)
+    assert macro_alert.status == "resolved"
+    with transaction(session_factory) as session:
+        groups = {g.id: g for g in session.scalars(select(AlertGroup))}
+        events = [(d.payload["data"]["group"]["id"], d.event_type, tuple(d.payload["data"]["group"]["scopes"]))
+                  for d in session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))]
+    first = earnings.group_id
+    if joins:
+        assert macro_alert.group_id == first and list(groups) == [first] and groups[first].status == "open"
+        assert [e[:2] for e in events][-1] == (first, "alert.updated") and "Macro" in events[-1][2]
+        assert sum(e[1] == "alert.opened" for e in events) == 1
+        return
+    second = macro_alert.group_id
+    assert second != first and groups[first].status == "open" and groups[second].status == "resolved"
+    assert (second, "alert.opened", ("Macro",)) in events and (second, "alert.resolved", ("Macro",)) in events
+    assert all(e[0] == first for e in events if e[0] != second) and not any(
+        e[0] == first and "Macro" in e[2] for e in events)
+    # A later run loads the old group from the database, still open and still stale: Macro's next burst, hours
+    # later, is a third notification, not an update of the first.
+    end = T0 + timedelta(hours=hours)
+    more = list(background(end, 6, ["Macro"], per_hour=20, negative=0.1, seed=14))
+    more += list(background(end, 6, ["Earnings"], per_hour=20, negative=0.7, seed=15))
+    with transaction(session_factory) as session:
+        write_items(more + burst(end + timedelta(hours=2), 60, topic="Macro", text="slump"), session=session)
+    check_alerts(settings, session_factory)
+    again = [a for a in all_alerts(session_factory) if a.scope == "Macro" and a.id != macro_alert.id]
+    assert len(again) == 1 and again[0].group_id not in {first, second}
+    with transaction(session_factory) as session:
+        assert session.get(AlertGroup, first).status == "open"

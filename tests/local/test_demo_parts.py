@@ -23,6 +23,29 @@ def test_webhook_lines_name_the_scope_readably_and_link_the_alert():
     assert "?" not in test and "__all__" not in describe_event(opened)
 
 
+def _child(alert_id, scope, opened_at, share, base):
+    return {"alert_id": alert_id, "scope": scope, "status": "open", "opened_at": opened_at,
+            "opening": {"observed_share": share, "baseline_share": base},
+            "dashboard_url": f"http://localhost:8501/alerts?alert_id={alert_id}"}
+
+
+def test_group_lines_say_which_scopes_joined_rather_than_repeat_the_lead():
+    lead = {"scope": "__all__", "observed_share": 0.81, "baseline_share": 0.25, "statistic": 6.1,
+            "dashboard_url": "http://localhost:8501/alerts?alert_id=14", "group": {"id": 4}}
+    first = [_child(14, "__all__", "2020-07-16T17:33:00+00:00", 0.81, 0.25),
+             _child(13, "Financials", "2020-07-16T17:33:00+00:00", 1.0, 0.24)]
+    opened = describe_event({"type": "alert.opened", "data": {**lead, "children": first}})
+    assert opened == ("[webhook] alert.opened group 4 All topics: negative share 81% vs baseline 25% (z=6.1); "
+                      "with Financials http://localhost:8501/alerts?alert_id=14")
+    later = first + [_child(15, "$MSFT", "2020-07-16T18:03:00+00:00", 0.69, 0.23),
+                     _child(16, "$TSLA", "2020-07-16T18:03:00+00:00", 0.54, 0.26)]
+    updated = describe_event({"type": "alert.updated", "data": {**lead, "children": later}})
+    assert updated == ("[webhook] alert.updated group 4: + $MSFT (69% vs 23%), $TSLA (54% vs 26%) joined "
+                       "(4 scopes in the group) http://localhost:8501/alerts?alert_id=15")
+    odd = describe_event({"type": "alert.updated", "data": {"children": [{"scope": "$X", "opened_at": None}]}})
+    assert odd == "[webhook] alert.updated: + $X joined (1 scope in the group)"
+
+
 def test_env_file_round_trips_through_a_real_shell(tmp_path):
     env = {"MONITOR_DATABASE__URL": "postgresql+psycopg://postgres@/monitor?host=/tmp/x y/.s.PGSQL",
            "MONITOR_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:41234", "MONITOR_METRICS__PORT": "9108"}
