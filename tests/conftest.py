@@ -68,6 +68,19 @@ def fresh_database(pg_admin_url: str) -> Iterator[str]:
     drop_database(pg_admin_url, name)
 
 
+@pytest.fixture
+def scratch_database(pg_admin_url: str) -> Iterator[tuple[str, Engine]]:
+    """An empty database of one test's own (to migrate up and down), and an engine on it; dropped after."""
+    name = f"monitor_scratch_{uuid.uuid4().hex[:10]}"
+    url = create_database(pg_admin_url, name, exist_ok=False)
+    engine = make_engine(DatabaseSettings(url=url))
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
+        drop_database(pg_admin_url, name)
+
+
 @pytest.fixture(scope="session")
 def database_url(fresh_database: str) -> str:
     """A migrated database (alembic upgrade head) shared by this run's tests."""
