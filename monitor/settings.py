@@ -225,7 +225,7 @@ class AlertSettings(BaseModel):
     group_window_minutes: int = Field(
         4320,
         ge=0,
-        description="An episode that opens joins the open group (one notification) only if the group's newest scope "
+        description="An episode that opens joins the newest open group (one notification) only if its newest scope "
         "opened at most this long before (event time); else it starts a new group, so an episode still open from "
         "days ago does not turn a new burst into an update of its old notification. 0: only scopes opening at the "
         "same step group.",

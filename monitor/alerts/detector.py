@@ -26,7 +26,7 @@ from monitor.store.orm import Alert, AlertGroup, AlertMute, DetectorCheckpoint
 log = logging.getLogger(__name__)
 
 # Serialises detector runs across processes (scheduler + `monitor alerts check`); the partial
-# unique indexes on open alerts and open groups are the backstop if anything bypasses it.
+# unique index on open alerts (one per scope) is the backstop if anything bypasses it.
 DETECTOR_LOCK_KEY = 0x616C65727473  # "alerts"
 CHECKPOINT = "negative-share"
 CHUNK_STEPS = 30 * 144  # 30 days of 10-minute steps per counting query: bounded memory with many tickers
