@@ -95,10 +95,16 @@ def test_alerts_check_then_list_then_relay(session_factory, database_url):
         receiver.stop()
 
 
-def test_alerts_backfill_status_and_list_show_the_opening_figures(session_factory, database_url):
+@pytest.fixture
+def stored_burst(session_factory) -> dict[str, str]:
+    """The Earnings burst stream stored; the settings the CLI runs on it with (a 12-hour baseline)."""
     with transaction(session_factory) as session:
         write_items(stream(seed=12, burst=volume_burst()), session=session)
-    env = {"MONITOR_ALERTS__BASELINE_MINUTES": "720"}
+    return {"MONITOR_ALERTS__BASELINE_MINUTES": "720"}
+
+
+def test_alerts_backfill_status_and_list_show_the_opening_figures(stored_burst, database_url):
+    env = stored_burst
     status = run_cli("alerts", "status", database_url=database_url, **env)
     assert status.returncode == 0, status.stderr
     assert "Earnings" in status.stdout and "decides on 1 h, 6 h windows" in status.stdout
@@ -123,10 +129,8 @@ def test_alerts_backfill_status_and_list_show_the_opening_figures(session_factor
     assert bad.returncode == 2 and "--since" in bad.stderr and "ISO 8601" in bad.stderr
 
 
-def test_alerts_replay_prints_what_would_open_and_stores_nothing(session_factory, database_url):
-    with transaction(session_factory) as session:
-        write_items(stream(seed=12, burst=volume_burst()), session=session)
-    env = {"MONITOR_ALERTS__BASELINE_MINUTES": "720"}
+def test_alerts_replay_prints_what_would_open_and_stores_nothing(stored_burst, database_url):
+    env = stored_burst
     replayed = run_cli("alerts", "replay", database_url=database_url, **env)
     assert replayed.returncode == 0, replayed.stderr
     assert "from a clean slate" in replayed.stdout and "nothing was written or sent" in replayed.stdout
