@@ -111,6 +111,16 @@ def detector_status() -> tuple[datetime | None, list[dict[str, Any]]]:
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def detector_progress(latest: datetime) -> dict[str, Any]:
+    """How far the detector has judged, and the partitions (still being read) that hold the next check back."""
+    from monitor.alerts import describe_progress
+
+    with session() as s:
+        p = describe_progress(settings().alerts, latest, session=s)
+    return {"judged": p.judged, "stops_at": p.stops_at, "holders": p.holders, "stalled": p.stalled}
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def active_mutes() -> list[dict[str, Any]]:
     with session() as s:
         return [

@@ -235,6 +235,20 @@ class AlertSettings(BaseModel):
     step_minutes: int = Field(
         10, ge=1, description="Event-time step between evaluated windows; a run steps through all unevaluated time."
     )
+    partition_idle_seconds: int = Field(
+        60,
+        ge=0,
+        description="The scheduled check judges windows only up to the newest event stored from the slowest input "
+        "partition that stored a batch, or reported a backlog, within this many seconds (wall clock), so a "
+        "partition read behind the others does not leave windows judged without its articles. 0: judge up to the "
+        "latest stored event.",
+    )
+    partition_max_hold_seconds: int = Field(
+        900,
+        ge=1,
+        description="A partition whose newest stored event time has not moved forward for this long stops holding "
+        "the check back (logged as a warning), so a stuck worker delays alerts at most this long.",
+    )
     max_history_days: int = Field(
         3650,
         ge=1,

@@ -137,6 +137,14 @@ def coverage() -> None:
         st.caption("No articles stored yet.")
         return
     st.caption(f"At {now:%b %d %Y %H:%M} UTC (latest event time)")
+    progress = data.detector_progress(now)
+    judged = progress["judged"]
+    st.caption(f"Judged up to {judged:%b %d %Y %H:%M} UTC" if judged else "Not judged yet")
+    if progress["holders"]:
+        st.caption("Waiting for partitions still being read: " + ", ".join(progress["holders"]))
+    if progress["stalled"]:
+        st.warning("Going on without partitions that stopped moving: " + ", ".join(progress["stalled"]),
+                   icon=":material/warning:")
     for s in scopes:
         mark = ":material/check:" if s["usable"] else ":material/hourglass_empty:"
         st.markdown(f"{mark} {shaping.scope_label(s['scope'])} · {s['per_day']:.0f}/day  \n_{s['verdict']}_")

@@ -24,7 +24,7 @@ from monitor.alerts.payloads import ALERT_OPENED, ALERT_RESOLVED, ALERT_UPDATED,
 from monitor.alerts.queries import count_open_alerts
 from monitor.alerts.relay import RelayReport, WebhookRelay
 from monitor.alerts.statistics import ShareComparison, SpikeRules, benjamini_hochberg, compare_shares, fisher_upper_p
-from monitor.alerts.status import ScopeStatus, describe_scopes
+from monitor.alerts.status import Progress, ScopeStatus, describe_progress, describe_scopes
 
 __all__ = [
     "ALERT_OPENED",
@@ -38,6 +38,7 @@ __all__ = [
     "NegativeShareDetector",
     "RelayReport",
     "ReplayResult",
+    "Progress",
     "ScopeStatus",
     "ShareComparison",
     "SpikeRules",
@@ -51,6 +52,7 @@ __all__ = [
     "check_webhook_url",
     "compare_shares",
     "count_open_alerts",
+    "describe_progress",
     "describe_scopes",
     "disable_endpoint",
     "enqueue_alert_event",

@@ -19,6 +19,7 @@ from monitor.alerts.episodes import EpisodeBook
 from monitor.alerts.errors import AlertsError
 from monitor.alerts.scan import Scan
 from monitor.alerts.statistics import SpikeRules
+from monitor.alerts.watermark import find_watermark
 from monitor.settings import AlertSettings
 from monitor.store.engine import transaction
 from monitor.store.orm import Alert, AlertGroup, AlertMute, DetectorCheckpoint
@@ -52,6 +53,10 @@ class CheckResult:
     steps: int = 0
     left_out_too_old: int = 0
     left_out_in_future: int = 0
+    latest: datetime | None = None
+    """The newest stored event time (``now`` stops short of it while a slower partition holds the check back)."""
+    held_by: list[str] = field(default_factory=list)
+    """The partitions that held the check short of ``latest``, each with how far it is stored."""
 
 
 @dataclass
@@ -94,8 +99,10 @@ class NegativeShareDetector:
         """One run. Caller commits.
 
         With an explicit ``now``, one evaluation with windows ending there. Otherwise every step from
-        the checkpoint (or, on a first run, from the first stored event) up to the latest event time,
-        so nothing between two runs goes unevaluated, however far behind the detector is.
+        the checkpoint (or, on a first run, from the first stored event) up to the watermark: the latest
+        event time, or less while a slower input partition is still being read (``watermark``), so
+        nothing between two runs goes unevaluated, however far behind the detector is, and no window is
+        judged before its articles are stored.
         """
         lock(session)
         history = find_history(datetime.now(UTC), self.settings.max_history_days, session=session)
@@ -104,14 +111,26 @@ class NegativeShareDetector:
         if history.latest is None:
             return _with_history(CheckResult(), history)
         last = get_checkpoint(session=session)
-        if last is not None and last >= history.latest:
-            return self._run(history.latest, 0, history, session=session)  # nothing new to evaluate
+        end, held_by = self._watermark(history.latest, session=session)
+        if held_by:
+            log.info("alert check held at %s (latest event %s) by %s", end.isoformat() if end else "its checkpoint",
+                     history.latest.isoformat(), ", ".join(held_by))
         start = history.first - self.step if last is None else last
-        return self._run(history.latest, self._steps_between(start, history.latest), history, session=session,
-                         checkpoint=True)
+        if end is None or end <= start:  # nothing new to evaluate
+            result = self._run(last or history.latest, 0, history, session=session)
+        else:
+            result = self._run(end, self._steps_between(start, end), history, session=session, checkpoint=True)
+        result.held_by = held_by
+        return result
+
+    def _watermark(self, latest: datetime, *, session: Session) -> tuple[datetime | None, list[str]]:
+        """How far a run may judge (None: not at all yet) and the partitions holding it short of ``latest``."""
+        mark = find_watermark(self.settings, session=session)
+        return mark.limit(latest), [p.describe() for p in mark.holders(latest)]
 
     def backfill(self, *, session: Session, since: datetime | None, until: datetime | None) -> CheckResult:
-        """Evaluate (since, until] in event time, step by step; defaults: all stored history."""
+        """Evaluate (since, until] in event time, step by step; defaults: all stored history (up to the watermark,
+        as the scheduled check, while a partition is still being read)."""
         return self._stretch(since, until, session=session, clean_slate=False)
 
     def replay(self, *, session: Session, since: datetime | None, until: datetime | None) -> CheckResult:
@@ -127,6 +146,12 @@ class NegativeShareDetector:
         if history.latest is None:
             return _with_history(CheckResult(), history)
         since = since or history.first - self.step
+        held_by: list[str] = []
+        if until is None and not clean_slate:
+            until, held_by = self._watermark(history.latest, session=session)
+            if until is None:
+                raise BackfillOverlap(f"nothing to evaluate yet: {', '.join(held_by)} has a backlog and nothing "
+                                      "stored; wait for the workers, or pass --until")
         until = min(until or history.latest, history.latest)
         last = None if clean_slate else get_checkpoint(session=session)
         if last is not None and since < last:
@@ -134,13 +159,19 @@ class NegativeShareDetector:
                 f"the detector has already evaluated event time up to {last.isoformat()}; "
                 f"pass --since {last.isoformat()} or later (alerts before it are already decided)"
             )
+        if until <= since and held_by:
+            raise BackfillOverlap(f"nothing to evaluate yet: {', '.join(held_by)} is stored only up to "
+                                  f"{until.isoformat()}, not after {since.isoformat()}; wait for the workers, or pass "
+                                  "--until")
         if until <= since:
             raise BackfillOverlap(f"nothing to evaluate: --until {until.isoformat()} is not after {since.isoformat()}")
         if clean_slate:
             for table in (Alert, AlertGroup, AlertMute):  # webhook deliveries of the alerts go with them (cascade)
                 session.execute(delete(table))
-        return self._run(until, self._steps_between(since, until), history, session=session,
-                         checkpoint=not clean_slate, announce=not clean_slate)
+        result = self._run(until, self._steps_between(since, until), history, session=session,
+                           checkpoint=not clean_slate, announce=not clean_slate)
+        result.held_by = held_by
+        return result
 
     def _steps_between(self, start: datetime, end: datetime) -> int:
         """Steps ending at ``end`` that cover (start, end]: every moment is in some evaluated step."""
@@ -180,6 +211,7 @@ class NegativeShareDetector:
 
 def _with_history(result: CheckResult, history: History) -> CheckResult:
     result.left_out_too_old, result.left_out_in_future = history.too_old, history.in_future
+    result.latest = history.latest
     return result
 
 

@@ -9,9 +9,10 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from monitor.alerts.counts import TICKER_PREFIX, find_history, load_bucket_counts
-from monitor.alerts.detector import NegativeShareDetector
+from monitor.alerts.detector import NegativeShareDetector, get_checkpoint
 from monitor.alerts.episodes import scope_order
 from monitor.alerts.scan import Scan
+from monitor.alerts.watermark import find_watermark
 from monitor.settings import AlertSettings
 
 
@@ -92,3 +93,30 @@ def _verdict(scales: list[ScaleStatus], settings: AlertSettings) -> str:
                 f"{widest.window_count} articles, {settings.min_count} needed")
     return (f"insufficient data: the baseline before the {scale_label(widest.window_minutes)} window holds "
             f"{widest.baseline_count} articles, {settings.min_baseline_count} needed")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far the detector has judged, and what holds the next scheduled check short of the latest event."""
+
+    judged: datetime | None
+    latest: datetime
+    stops_at: datetime | None
+    holders: list[str]
+    stalled: list[str]
+
+    def line(self) -> str:
+        judged = f"judged up to {self.judged.isoformat()}" if self.judged else "not run yet"
+        line = f"detector {judged}; latest event {self.latest.isoformat()}"
+        if self.holders:
+            where = self.stops_at.isoformat() if self.stops_at else "its checkpoint"
+            line += f"; the next check stops at {where}, held by {', '.join(self.holders)}"
+        if self.stalled:
+            line += f"; going on without {', '.join(self.stalled)} (not moving)"
+        return line
+
+
+def describe_progress(settings: AlertSettings, latest: datetime, *, session: Session) -> Progress:
+    mark = find_watermark(settings, session=session, warn=False)
+    return Progress(get_checkpoint(session=session), latest, mark.limit(latest),
+                    [p.describe() for p in mark.holders(latest)], [p.describe() for p in mark.stalled])

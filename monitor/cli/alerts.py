@@ -29,7 +29,8 @@ def check(
 @app.command("backfill")
 def backfill(
     since: str = typer.Option(None, "--since", help="Start of event time to evaluate (default: first stored event)."),
-    until: str = typer.Option(None, "--until", help="End of event time to evaluate (default: latest stored event)."),
+    until: str = typer.Option(None, "--until", help="End of event time to evaluate (default: latest stored event, "
+                              "or where the slowest partition still being read has got to)."),
 ) -> None:
     """Evaluate stored history step by step in event time, as if the detector had run all along."""
     from monitor.alerts import backfill_alerts
@@ -71,15 +72,17 @@ def status() -> None:
     """Per scope: article rate, which window scales can decide now, or why there is too little data."""
     from monitor.alerts import describe_scopes
     from monitor.alerts.detector import rules_from_settings
-    from monitor.alerts.status import scale_label
+    from monitor.alerts.status import describe_progress, scale_label
     from monitor.store import transaction
 
     settings = load_settings()
     with connected_database(settings) as factory, transaction(factory) as session:
         now, scopes = describe_scopes(settings.alerts, session=session)
+        progress = describe_progress(settings.alerts, now, session=session) if now else None
     if now is None:
         typer.echo("no articles stored yet; nothing to decide on")
         return
+    typer.echo(progress.line())
     rules = rules_from_settings(settings.alerts)
     levels = ", ".join(f"{scale_label(m)} at {settings.alerts.false_discovery_rate * rules.rate_weight(m):.3g}"
                        for m in _scales(settings))
@@ -142,6 +145,9 @@ def _report(result: Any) -> None:
         return
     since = f" from {result.evaluated_from.isoformat()}" if result.steps else ""
     typer.echo(f"checked up to {result.now.isoformat()}: {result.steps} step(s){since}")
+    if result.held_by:
+        typer.echo(f"  held short of the latest event ({result.latest.isoformat()}) by partitions still being read: "
+                   f"{', '.join(result.held_by)}; the next check goes on from here")
     for label, alerts in (("opened", result.opened), ("resolved", result.resolved), ("open", result.updated)):
         for alert in alerts:
             typer.echo(f"  {label:<8} #{alert.id} {scope_label(alert.scope)}: {_figures(alert)}")

@@ -320,6 +320,29 @@ class WorkerHeartbeat(Base):
     lag: Mapped[dict[str, Any] | None]
 
 
+class PartitionProgress(Base):
+    """How far each input partition has been stored, in event time, and its backlog as its worker last saw it.
+
+    Written by the worker in the transaction that stores a batch (``event_time``, ``stored_offset``,
+    ``stored_at``, and ``advanced_at`` when ``event_time`` moved forward) and with each heartbeat (``lag``,
+    ``lag_at``); read by the detector, which judges a window only once every partition still receiving data
+    has got past it (docs/alerts.md, Late data).
+    """
+
+    __tablename__ = "partition_progress"
+
+    topic: Mapped[str] = mapped_column(String(256), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_time: Mapped[datetime | None]
+    stored_offset: Mapped[int | None] = mapped_column(BigInteger)
+    stored_at: Mapped[datetime | None]
+    advanced_at: Mapped[datetime | None]
+    lag: Mapped[int | None] = mapped_column(BigInteger)
+    lag_at: Mapped[datetime | None]
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 class DetectorCheckpoint(Base):
     """How far in event time the alert detector has evaluated, so each run catches up step by step."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,11 @@ class RecordBatch:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    @property
+    def records(self) -> Sequence[Any]:
+        """What the batch holds now (read-only view for counting; :meth:`take` empties it)."""
+        return tuple(self._records)
 
     @property
     def room(self) -> int:

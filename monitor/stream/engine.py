@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -134,6 +134,7 @@ class ConsumerEngine:
         self._clock = clock
         self._stop = threading.Event()
         self._paused = False
+        self._assigned = False
         self._failed_batches = 0
         self._subscribed = False
         self._prepare, write = stages(handler)
@@ -200,6 +201,7 @@ class ConsumerEngine:
                 self._batch.add(record)
                 count += 1
         self._apply_rewind()
+        self._announce_assignment()
         if count:
             self.metrics.count_in(count)
         self._advance()
@@ -419,7 +421,30 @@ class ConsumerEngine:
         if self._heartbeat is not None and self._heartbeat.due():
             lag = self.lag()
             self.metrics.set_lag(lag)
-            self._heartbeat.beat(self.metrics.totals, self._handler.describe(), lag)
+            self._heartbeat.beat(self.metrics.totals, self._handler.describe(), lag, self.backlog())
+
+    def _announce_assignment(self) -> None:
+        """After a rebalance gave this member partitions, say so before any of their batches can be stored, so the
+        detector's watermark waits for them (``partition_progress``; an unknown backlog counts as one)."""
+        if self._assigned:
+            self._assigned = False
+            if self._heartbeat is not None:
+                self._heartbeat.report_backlog(self.backlog())
+
+    def backlog(self) -> dict[tuple[str, int], int | None]:
+        """Per assigned partition, messages not stored yet: from the position to the last known end, plus those
+        polled and waiting in the batch or in flight; None while the end or the position is unknown."""
+        waiting = Counter((r.topic, r.partition) for r in self._batch.records)
+        waiting.update((r.topic, r.partition) for item in self._inflight for r in item.records)
+        backlog: dict[tuple[str, int], int | None] = {}
+        for tp in self._consumer.assignment():
+            try:
+                end, position = self._consumer.highwater(tp), self._consumer.position(tp, timeout_ms=200)
+            except KafkaError:
+                end = position = None
+            key = (tp.topic, tp.partition)
+            backlog[key] = None if end is None or position is None else max(0, end - position) + waiting[key]
+        return backlog
 
     def assignment(self) -> set[TopicPartition]:
         """The partitions this member owns now."""
@@ -472,6 +497,7 @@ class ConsumerEngine:
 
     def on_assigned(self, partitions: Any) -> None:
         log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
+        self._assigned = bool(partitions)  # reported by the consumer thread after this poll
         if self._paused and partitions:
             self._consumer.pause(*partitions)
 

@@ -1,4 +1,5 @@
-"""Each worker keeps one row of ``worker_heartbeats`` fresh, for the dashboard's pipeline panel."""
+"""Each worker keeps one row of ``worker_heartbeats`` fresh, for the dashboard's pipeline panel, and reports
+each assigned partition's backlog in ``partition_progress``, for the detector's watermark."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.store import transaction
-from monitor.store.orm import WorkerHeartbeat
+from monitor.store.orm import PartitionProgress, WorkerHeartbeat
 from monitor.stream.metrics import Totals
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,25 @@ def upsert_heartbeat(beat: Heartbeat, *, session: Session) -> None:
     session.flush()
 
 
+def report_backlog(worker_id: str, backlog: Mapping[tuple[str, int], int | None], *, session: Session) -> None:
+    """Record each assigned partition's backlog (messages not stored yet; None: not known yet) as its worker sees it."""
+    if not backlog:
+        return
+    rows = [{"topic": t, "partition": p, "lag": n, "lag_at": func.now(), "worker_id": worker_id}
+            for (t, p), n in sorted(backlog.items())]
+    stmt = insert(PartitionProgress).values(rows)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[PartitionProgress.topic, PartitionProgress.partition],
+        set_={k: stmt.excluded[k] for k in ("lag", "lag_at", "worker_id")},
+    ))
+    session.flush()
+
+
 class HeartbeatReporter:
-    """Writes a heartbeat at most every ``interval`` seconds; a database outage only logs."""
+    """Writes a heartbeat at most every ``interval`` seconds; a database outage only logs.
+
+    Only the news worker has one: the backlog it reports holds the alert detector back (a consumer of another
+    topic must not report there)."""
 
     def __init__(
         self,
@@ -70,7 +88,10 @@ class HeartbeatReporter:
     def due(self) -> bool:
         return self._last_time is None or self._clock() - self._last_time >= self._interval
 
-    def beat(self, totals: Totals, model_version: str | None, lag: Mapping[tuple[str, int], int]) -> None:
+    def beat(self, totals: Totals, model_version: str | None, lag: Mapping[tuple[str, int], int],
+             backlog: Mapping[tuple[str, int], int | None] | None = None) -> None:
+        """Upsert this worker's row (``lag``: the consumer's, shown on the dashboard) and each partition's
+        ``backlog`` (what is not stored yet, for the detector's watermark)."""
         now, texts = self._clock(), totals.stored + totals.duplicates
         rate = None
         if self._last_time is not None and now > self._last_time:
@@ -84,12 +105,18 @@ class HeartbeatReporter:
             rate,
             {f"{t}[{p}]": v for (t, p), v in sorted(lag.items())} or None,
         )
-        self._write(beat)
+        self._write(beat, backlog or {})
 
-    def _write(self, beat: Heartbeat) -> None:
+    def report_backlog(self, backlog: Mapping[tuple[str, int], int | None]) -> None:
+        """Only the partitions' backlog, now (after an assignment); an outage only logs, as a heartbeat's."""
+        self._write(None, backlog)
+
+    def _write(self, beat: Heartbeat | None, backlog: Mapping[tuple[str, int], int | None]) -> None:
         try:
             with transaction(self._factory) as session:
-                upsert_heartbeat(beat, session=session)
+                if beat is not None:
+                    upsert_heartbeat(beat, session=session)
+                report_backlog(self.worker_id, backlog, session=session)
         except Exception as exc:  # noqa: BLE001 - a heartbeat must never stop the worker
             if not self._failing:
                 log.warning("cannot write the heartbeat of %s (%s)", self.worker_id, type(exc).__name__)

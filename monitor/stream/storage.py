@@ -1,12 +1,12 @@
 """Bulk, idempotent inserts of scored articles, predictions with them (the caller owns the transaction).
 
 A batch is one ``COPY`` of pre-formatted lines into a temporary staging table and one statement that
-moves it into ``articles`` (``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING``) and inserts the
-predictions of the rows that statement inserted, emptying the stage as it reads it. The lines are
-formatted beforehand (:func:`copy_line` and the helpers beside it; on the consumer thread in the
-worker), so the transaction is database round trips only. The stage lives as long as the connection
-(``ON COMMIT DELETE ROWS``): creating and dropping it in every transaction cost about as much as the
-batch's commit.
+moves it into ``articles`` (``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING``), inserts the
+predictions of the rows that statement inserted, emptying the stage as it reads it, and moves each
+partition's row in ``partition_progress`` forward. The lines are formatted beforehand (:func:`copy_line`
+and the helpers beside it; on the consumer thread in the worker), so the transaction is database round
+trips only. The stage lives as long as the connection (``ON COMMIT DELETE ROWS``): creating and dropping
+it in every transaction cost about as much as the batch's commit.
 
 That is several times faster than a multi-row ``VALUES`` statement, whose thousands of placeholders
 psycopg re-parses on every batch, and it keeps every guarantee of the plain insert: same transaction,
@@ -71,6 +71,8 @@ create temp table if not exists scored_stage (
 ) on commit delete rows
 """
 COPY = f"copy scored_stage ({', '.join(STAGE_COLUMNS)}) from stdin"
+# The batch also moves its partitions' progress (newest event time and offset stored, when), duplicates included:
+# the detector's watermark (monitor/alerts/watermark.py) reads it. ORDER BY takes the rows' locks in one order.
 # ORDER BY ord: of two rows with the same producer id in one batch, the first one in Kafka order is
 # stored and the second is a duplicate, as with the plain multi-row insert. The predictions' foreign
 # key is checked at the end of the statement, when the articles it names are in.
@@ -91,6 +93,18 @@ predicted as (
     from new join staged s using (kafka_topic, kafka_partition, kafka_offset)
     order by s.ord
     on conflict do nothing
+),
+progress as (
+    insert into partition_progress (topic, partition, event_time, stored_offset, stored_at, advanced_at)
+    select kafka_topic, kafka_partition, max(event_time::timestamptz), max(kafka_offset), now(), now()
+    from staged group by kafka_topic, kafka_partition order by kafka_topic, kafka_partition
+    on conflict (topic, partition) do update set
+        event_time = greatest(partition_progress.event_time, excluded.event_time),
+        stored_offset = greatest(partition_progress.stored_offset, excluded.stored_offset),
+        stored_at = excluded.stored_at,
+        advanced_at = case when partition_progress.event_time is null
+                             or excluded.event_time > partition_progress.event_time
+                           then excluded.advanced_at else partition_progress.advanced_at end
 )
 select id, kafka_topic, kafka_partition, kafka_offset from new
 """

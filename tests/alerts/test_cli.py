@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from monitor.store import transaction
 from monitor.store.orm import WebhookEndpoint
@@ -147,6 +147,29 @@ def test_alerts_replay_prints_what_would_open_and_stores_nothing(stored_burst, d
     assert filled.returncode == 0 and len(stored.stdout.splitlines()) == count == 2
     bad = run_cli("alerts", "replay", "--until", "soon", database_url=database_url)
     assert bad.returncode == 2 and "--until" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_check_status_and_backfill_say_which_partition_holds_them_back(stored_burst, session_factory, database_url):
+    env = stored_burst
+    behind = T0 + timedelta(hours=10)
+    with transaction(session_factory) as session:
+        session.execute(text("insert into partition_progress (topic, partition, event_time, stored_at, advanced_at, "
+                             "lag, lag_at) values ('news', 1, :at, now(), now(), 40, now())"), {"at": behind})
+    status = run_cli("alerts", "status", database_url=database_url, **env)
+    assert status.returncode == 0, status.stderr
+    assert "detector not run yet; latest event " in status.stdout
+    assert f"the next check stops at {(behind - timedelta(microseconds=1)).isoformat()}, held by news[1] " \
+           f"({behind.isoformat()}, 40 message(s) behind)" in status.stdout
+    checked = run_cli("alerts", "check", database_url=database_url, **env)
+    assert checked.returncode == 0, checked.stderr
+    assert f"checked up to {(behind - timedelta(microseconds=1)).isoformat()}" in checked.stdout
+    assert "held short of the latest event" in checked.stdout and "news[1]" in checked.stdout
+    assert "detector judged up to " in run_cli("alerts", "status", database_url=database_url, **env).stdout
+    with transaction(session_factory) as session:  # a partition just assigned: its end not known, nothing stored
+        session.execute(text("update partition_progress set event_time = null, lag = null"))
+    waiting = run_cli("alerts", "backfill", "--since", behind.isoformat(), database_url=database_url, **env)
+    assert waiting.returncode == 2 and "Traceback" not in waiting.stderr and waiting.stderr.count("\n") == 1
+    assert "news[1] (nothing stored yet, backlog not known yet) has a backlog" in waiting.stderr
 
 
 def test_alerts_status_on_an_empty_store(clean_db, database_url):

@@ -304,3 +304,22 @@ def test_labeling_shows_tweets_as_plain_text(app, db):
     no_exceptions(at)
     assert tweet in [t.value for t in at.text]  # exactly as written: no bold, no list, no colour
     assert not any("USO" in t for t in texts(at.markdown))
+
+
+def test_alerts_page_says_how_far_the_detector_judged_and_which_partition_it_waits_for(app, seeded, db):
+    from sqlalchemy import func, text
+
+    from monitor.store.orm import Article
+
+    with db() as s:
+        latest = s.scalar(select(func.max(Article.event_time)))
+        s.execute(text("insert into partition_progress (topic, partition, event_time, stored_at, advanced_at, lag, "
+                       "lag_at) values ('news', 0, :latest, now(), now(), 0, now()), "
+                       "('news', 1, :behind, now(), now(), 12, now())"),
+                  {"latest": latest, "behind": latest - timedelta(hours=1)})
+    at = app("views/alerts.py")
+    no_exceptions(at)
+    captions = texts(at.caption)
+    assert "Not judged yet" in captions
+    waiting = [t for t in captions if t.startswith("Waiting for partitions still being read")]
+    assert waiting and "news[1]" in waiting[0] and "12 message(s) behind" in waiting[0] and "news[0]" not in waiting[0]
