@@ -239,15 +239,16 @@ class AlertSettings(BaseModel):
         60,
         ge=0,
         description="The scheduled check judges windows only up to the newest event stored from the slowest input "
-        "partition that stored a batch, or reported a backlog, within this many seconds (wall clock), so a "
-        "partition read behind the others does not leave windows judged without its articles. 0: judge up to the "
-        "latest stored event.",
+        "partition that stored a batch within this many seconds (wall clock) or whose worker last reported a "
+        "backlog on it, so a partition read behind the others does not leave windows judged without its articles. "
+        "0: judge up to the latest stored event.",
     )
     partition_max_hold_seconds: int = Field(
         900,
         ge=1,
-        description="A partition whose newest stored event time has not moved forward for this long stops holding "
-        "the check back (logged as a warning), so a stuck worker delays alerts at most this long.",
+        description="A partition that has not moved for this long (its newest stored event time did not go forward "
+        "and no worker took it over or resumed it) stops holding the check back, logged as a warning; a backlog "
+        "reported longer ago than this no longer counts. A stuck or vanished worker delays alerts at most this long.",
     )
     max_history_days: int = Field(
         3650,

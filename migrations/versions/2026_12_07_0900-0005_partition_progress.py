@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('advanced_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lag', sa.BigInteger(), nullable=True),
     sa.Column('lag_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('announced_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('worker_id', sa.String(length=128), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.PrimaryKeyConstraint('topic', 'partition', name=op.f('pk_partition_progress'))

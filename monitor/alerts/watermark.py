@@ -7,12 +7,15 @@ arrive, and a judged window is never judged again. So each partition's row in ``
 the worker in the batch's own transaction, and by its heartbeat) says how far it is stored, and the check
 stops just before the oldest of those among the partitions that still count:
 
-- a partition counts while it stored a batch, or its worker reported a backlog on it (messages polled or
-  waiting in the broker but not stored; a partition just assigned, whose end is not known yet, counts as
-  one), within ``partition_idle_seconds``: a quiet feed's idle partitions hold nothing back;
+- a partition counts while it stored a batch within ``partition_idle_seconds`` (a quiet feed's idle partitions
+  hold nothing back), or while the last report of its worker, within ``partition_max_hold_seconds``, said it
+  has a backlog (messages in the broker or polled but not stored; a partition just assigned, whose end is not
+  known yet, counts as one): a worker paused by a database outage, or gone before another took its
+  partitions, leaves its backlog counted;
 - a partition that counts and has nothing stored yet holds everything (its articles could be from any time);
-- a partition whose newest event time has not moved for ``partition_max_hold_seconds`` stops counting, with a
-  warning: a stuck worker delays alerts at most that long.
+- a partition that has not moved for ``partition_max_hold_seconds`` (its newest event time went forward, or a
+  worker took it over or resumed it after a pause) stops counting, with a warning: a stuck worker delays
+  alerts at most that long.
 
 Within a partition, articles are assumed to arrive in event-time order; one that arrives dated before its
 partition's newest stored event is late and is counted only in windows not yet judged.
@@ -96,15 +99,18 @@ def find_watermark(settings: AlertSettings, *, session: Session, warn: bool = Tr
     for row in session.scalars(select(PartitionProgress).order_by(PartitionProgress.topic,
                                                                  PartitionProgress.partition)):
         storing = row.stored_at is not None and row.stored_at > idle
-        backlog = row.lag_at is not None and row.lag_at > idle and (row.lag is None or row.lag > 0)
+        # A backlog last heard of counts for up to the maximum hold, not only while reports keep coming: its
+        # worker may be paused by a database outage (no reports), or gone with nobody to take its partitions yet.
+        backlog = row.lag_at is not None and row.lag_at > hold and (row.lag is None or row.lag > 0)
         if not (storing or backlog):
             continue
         state = PartitionState(row.topic, row.partition, row.event_time, row.lag if backlog else None,
                                backlog_unknown=backlog and row.lag is None)
-        moved = row.advanced_at or row.created_at
+        # Moving: its newest event time went forward, or a worker took it over or resumed it, lately.
+        moved = max(t for t in (row.advanced_at, row.announced_at, row.created_at) if t is not None)
         (counting if moved > hold else stalled).append(state)
     if stalled and warn:
         log.warning("alert check goes on without %s: no newer event stored for %d s although it is still "
-                    "receiving; articles that arrive there later are left out of windows already judged",
+                    "receiving or has a backlog; articles stored there later are left out of windows already judged",
                     ", ".join(p.describe() for p in stalled), settings.partition_max_hold_seconds)
     return Watermark(counting, stalled)

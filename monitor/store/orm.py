@@ -325,8 +325,9 @@ class PartitionProgress(Base):
 
     Written by the worker in the transaction that stores a batch (``event_time``, ``stored_offset``,
     ``stored_at``, and ``advanced_at`` when ``event_time`` moved forward) and with each heartbeat (``lag``,
-    ``lag_at``); read by the detector, which judges a window only once every partition still receiving data
-    has got past it (docs/alerts.md, Late data).
+    ``lag_at``; ``announced_at`` too when a worker takes the partition over or resumes it); read by the
+    detector, which judges a window only once every partition still receiving data has got past it
+    (docs/alerts.md, Late data).
     """
 
     __tablename__ = "partition_progress"
@@ -339,6 +340,7 @@ class PartitionProgress(Base):
     advanced_at: Mapped[datetime | None]
     lag: Mapped[int | None] = mapped_column(BigInteger)
     lag_at: Mapped[datetime | None]
+    announced_at: Mapped[datetime | None]
     worker_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

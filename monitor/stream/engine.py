@@ -134,7 +134,7 @@ class ConsumerEngine:
         self._clock = clock
         self._stop = threading.Event()
         self._paused = False
-        self._assigned = False
+        self._announce_due = False
         self._failed_batches = 0
         self._subscribed = False
         self._prepare, write = stages(handler)
@@ -397,6 +397,7 @@ class ConsumerEngine:
 
     def _resume(self) -> None:
         self._paused = False
+        self._announce_due = True
         self.metrics.paused.set(0)
         paused = self._consumer.paused()
         if paused:
@@ -424,10 +425,11 @@ class ConsumerEngine:
             self._heartbeat.beat(self.metrics.totals, self._handler.describe(), lag, self.backlog())
 
     def _announce_assignment(self) -> None:
-        """After a rebalance gave this member partitions, say so before any of their batches can be stored, so the
-        detector's watermark waits for them (``partition_progress``; an unknown backlog counts as one)."""
-        if self._assigned:
-            self._assigned = False
+        """After a rebalance gave this member partitions, or it resumed them after a pause, say so before any of
+        their batches can be stored, so the detector's watermark waits for them (``partition_progress``; an
+        unknown backlog counts as one)."""
+        if self._announce_due:
+            self._announce_due = False
             if self._heartbeat is not None:
                 self._heartbeat.report_backlog(self.backlog())
 
@@ -497,7 +499,7 @@ class ConsumerEngine:
 
     def on_assigned(self, partitions: Any) -> None:
         log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
-        self._assigned = bool(partitions)  # reported by the consumer thread after this poll
+        self._announce_due = self._announce_due or bool(partitions)  # reported by the consumer thread after this poll
         if self._paused and partitions:
             self._consumer.pause(*partitions)
 

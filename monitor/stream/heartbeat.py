@@ -50,16 +50,20 @@ def upsert_heartbeat(beat: Heartbeat, *, session: Session) -> None:
     session.flush()
 
 
-def report_backlog(worker_id: str, backlog: Mapping[tuple[str, int], int | None], *, session: Session) -> None:
-    """Record each assigned partition's backlog (messages not stored yet; None: not known yet) as its worker sees it."""
+def report_backlog(worker_id: str, backlog: Mapping[tuple[str, int], int | None], *, session: Session,
+                   announce: bool = False) -> None:
+    """Record each assigned partition's backlog (messages not stored yet; None: not known yet) as its worker sees it;
+    ``announce``: the worker has just taken these partitions over, or resumed them after a pause."""
     if not backlog:
         return
-    rows = [{"topic": t, "partition": p, "lag": n, "lag_at": func.now(), "worker_id": worker_id}
-            for (t, p), n in sorted(backlog.items())]
+    now = func.now()
+    rows = [{"topic": t, "partition": p, "lag": n, "lag_at": now, "worker_id": worker_id,
+             **({"announced_at": now} if announce else {})} for (t, p), n in sorted(backlog.items())]
     stmt = insert(PartitionProgress).values(rows)
+    columns = ("lag", "lag_at", "worker_id", *(("announced_at",) if announce else ()))
     session.execute(stmt.on_conflict_do_update(
         index_elements=[PartitionProgress.topic, PartitionProgress.partition],
-        set_={k: stmt.excluded[k] for k in ("lag", "lag_at", "worker_id")},
+        set_={k: stmt.excluded[k] for k in columns},
     ))
     session.flush()
 
@@ -108,15 +112,17 @@ class HeartbeatReporter:
         self._write(beat, backlog or {})
 
     def report_backlog(self, backlog: Mapping[tuple[str, int], int | None]) -> None:
-        """Only the partitions' backlog, now (after an assignment); an outage only logs, as a heartbeat's."""
-        self._write(None, backlog)
+        """Only the partitions' backlog, now, as an announcement (after an assignment or a resume); an outage only
+        logs, as a heartbeat's."""
+        self._write(None, backlog, announce=True)
 
-    def _write(self, beat: Heartbeat | None, backlog: Mapping[tuple[str, int], int | None]) -> None:
+    def _write(self, beat: Heartbeat | None, backlog: Mapping[tuple[str, int], int | None], *,
+               announce: bool = False) -> None:
         try:
             with transaction(self._factory) as session:
                 if beat is not None:
                     upsert_heartbeat(beat, session=session)
-                report_backlog(self.worker_id, backlog, session=session)
+                report_backlog(self.worker_id, backlog, session=session, announce=announce)
         except Exception as exc:  # noqa: BLE001 - a heartbeat must never stop the worker
             if not self._failing:
                 log.warning("cannot write the heartbeat of %s (%s)", self.worker_id, type(exc).__name__)

@@ -77,6 +77,7 @@ def age(factory, *, stored: float = 0, advanced: float = 0, lag: float = 0, part
             stored_at=PartitionProgress.stored_at - timedelta(seconds=stored),
             advanced_at=PartitionProgress.advanced_at - timedelta(seconds=advanced),
             lag_at=PartitionProgress.lag_at - timedelta(seconds=lag),
+            announced_at=PartitionProgress.announced_at - timedelta(seconds=advanced),
             created_at=PartitionProgress.created_at - timedelta(seconds=advanced),
         )
         if partition is not None:
@@ -210,9 +211,17 @@ def test_an_idle_partition_holds_nothing_back_but_a_backlog_does(session_factory
     assert result.steps == 0 and checkpoint(session_factory) == T0 + timedelta(minutes=595) - JUST_BEFORE
     assert result.held_by == [f"news[1] ({(T0 + timedelta(minutes=115)).isoformat()}, 250 message(s) behind)"]
 
-    # A backlog of 0, reported fresh, with nothing stored lately: no longer holding.
-    HeartbeatReporter("w-1", session_factory, interval=5).report_backlog({("news", 1): 0})
+    # Its worker then goes silent (paused by a database outage, or gone before another took the partition):
+    # the backlog it last reported still counts, up to the maximum hold, and no longer after it.
+    age(session_factory, lag=RULES.partition_max_hold_seconds - 60, partition=1)
+    assert check_alerts(RULES, session_factory).steps == 0
+    age(session_factory, lag=120, advanced=RULES.partition_max_hold_seconds + 60, partition=1)
     assert check_alerts(RULES, session_factory).now == T0 + timedelta(minutes=695) - JUST_BEFORE
+
+    # A backlog of 0, reported fresh, with nothing stored lately: not holding either.
+    feed.store(0, [Item(T0 + timedelta(minutes=m), "Macro", "neutral") for m in range(700, 800, 5)])
+    HeartbeatReporter("w-1", session_factory, interval=5).report_backlog({("news", 1): 0})
+    assert check_alerts(RULES, session_factory).now == T0 + timedelta(minutes=795) - JUST_BEFORE
 
 
 def test_a_partition_just_assigned_holds_everything_until_it_stores_or_knows_its_end(session_factory):
@@ -241,6 +250,24 @@ def test_a_partition_that_stops_moving_forward_is_left_out_after_the_maximum_hol
         result = check_alerts(RULES, session_factory)
     assert result.now == T0 + timedelta(minutes=595) - JUST_BEFORE and result.held_by == []
     assert any("goes on without news[1]" in r.getMessage() for r in caplog.records)
+
+
+def test_a_worker_resuming_after_an_outage_is_waited_for_although_nothing_moved_during_it(session_factory):
+    """A long database outage: nothing moved anywhere for longer than the maximum hold. The worker that resumes
+    first must not let the check judge past the partitions another worker is about to resume."""
+    feed = Feed(session_factory)
+    for p in (0, 1):
+        feed.store(p, [Item(T0 + timedelta(minutes=m), "Macro", "neutral") for m in range(0, 300, 5)])
+    HeartbeatReporter("w-0", session_factory, interval=5).report_backlog({("news", 0): 0})
+    HeartbeatReporter("w-1", session_factory, interval=5).report_backlog({("news", 1): 40})
+    age(session_factory, stored=1800, advanced=1800, lag=1800)  # half an hour without the database
+    assert check_alerts(RULES, session_factory).held_by == []  # nothing known to be on its way: judged to the end
+    # w-1 resumes and announces its backlog before storing; w-0 stores at once.
+    HeartbeatReporter("w-1", session_factory, interval=5).report_backlog({("news", 1): 40})
+    feed.store(0, [Item(T0 + timedelta(minutes=m), "Macro", "neutral") for m in range(300, 400, 5)])
+    result = check_alerts(RULES, session_factory)
+    assert result.steps == 0 and result.held_by == [f"news[1] ({(T0 + timedelta(minutes=295)).isoformat()}, "
+                                                    "40 message(s) behind)"]
 
 
 def test_the_watermark_can_be_turned_off_and_an_explicit_now_ignores_it(session_factory):

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from monitor.settings import DatabaseSettings, Settings, settings_env
@@ -40,6 +40,8 @@ def test_postgres_unreachable_for_a_while_worker_waits_then_finishes(
             "the first offsets to be committed",
         )
 
+        with clean_db.connect() as conn:
+            cut_at = conn.execute(text("select now()")).scalar_one()
         proxy.cut()
         second = send(broker.bootstrap_servers, topic, news(100, "during"))
         wait_until(lambda: worker.worker.metrics.backpressure._value.get() >= 1, 30, "the worker to back off")
@@ -59,6 +61,10 @@ def test_postgres_unreachable_for_a_while_worker_waits_then_finishes(
     finally:
         proxy.cut()
         via_proxy.dispose()
+    # Resuming, the worker announced its partitions again (the detector's watermark: a resumed backlog is moving).
+    with clean_db.connect() as conn:
+        announced = conn.execute(text("select partition, announced_at from partition_progress")).all()
+    assert len(announced) == 3 and all(at > cut_at for _, at in announced), (cut_at, announced)
     rows = stored(clean_db)
     assert len(rows) == 200 and len({(r[0], r[1]) for r in rows}) == 200
     assert all(n == 1 for *_, n in rows)
