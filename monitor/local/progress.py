@@ -46,8 +46,9 @@ class StoredProgress:
         self.stored = self._count() - self._base
         if self.stored >= self.total:
             self.done_at = now
-            return (f"all {self.total:,} messages stored in {now - self._started:.0f}s; the detector judges "
-                    "each new window every few seconds")
+            return (f"all {self.total:,} messages stored in {now - self._started:.0f}s; the detector judges the "
+                    "last stretch once the partitions have been quiet for a minute "
+                    "(MONITOR_ALERTS__PARTITION_IDLE_SECONDS)")
         rate = self.rate()
         if not self.stored:
             return f"stored 0 of {self.total:,} messages so far (the worker is loading the model or joining)"
