@@ -110,3 +110,46 @@ def test_checks_during_an_uneven_read_of_three_partitions_never_judge_a_window_e
 def _count(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(text("select count(*) from articles")).scalar_one()
+
+
+def test_checks_while_a_second_worker_joins_mid_stream_never_judge_a_window_early(
+    fast_settings: Settings, clean_db: Engine, start_worker, broker
+) -> None:
+    """A rebalance in the middle: the second member is given partitions the first had half read (the first drops
+    what it had polled of them); it announces them before storing any of their batches."""
+    topic = fast_settings.kafka.input_topic
+    per_partition = 300
+    times = {p: [T0 + timedelta(minutes=10 * i + 3 * p) for i in range(per_partition)] for p in range(3)}
+    produce(broker.bootstrap_servers, topic, times)
+    repeatable = clean_db.execution_options(isolation_level="REPEATABLE READ")
+
+    def member(name: str) -> Settings:
+        own = fast_settings.model_copy(deep=True)
+        own.metrics.worker_id = name
+        return own
+
+    first = start_worker(SlowPredictor(seconds=0.3), settings=member("first"))
+    second = None
+    seen: list[tuple[datetime, int]] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with Session(repeatable) as session, session.begin():
+            NegativeShareDetector(RULES).check(session=session)
+            judged = get_checkpoint(session=session)
+            stored = session.scalar(select(func.count()).select_from(Article))
+            if judged is not None:
+                seen.append((judged, session.scalar(select(func.count()).where(Article.event_time <= judged))))
+        if second is None and stored >= 100:
+            second = start_worker(SlowPredictor(seconds=0.3), settings=member("second"))
+        if stored == 3 * per_partition:
+            break
+        time.sleep(0.01)
+    assert second is not None and _count(clean_db) == 3 * per_partition
+    with clean_db.connect() as conn:
+        owners = set(conn.execute(text("select worker_id from partition_progress")).scalars())
+    assert owners == {"first", "second"}, f"the second worker never took a partition over: {owners}"
+    everything = [t for ts in times.values() for t in ts]
+    late = [(c, n, sum(t <= c for t in everything)) for c, n in seen if sum(t <= c for t in everything) != n]
+    assert late == [], f"{len(late)} check(s) judged windows that later got articles: {late[:3]}"
+    first.stop()
+    second.stop()
