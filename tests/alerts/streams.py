@@ -109,6 +109,20 @@ def replay(
     return results
 
 
+# The detector's rules for these streams, whose predictions carry three fixed probabilities (negative 0.9, neutral
+# 0.1, positive 0.05): nothing to read beyond the label, so they test the label signal's rules.
+LABEL_RULES = AlertSettings(
+    signal="label",
+    window_scales_minutes=[60, 360, 1440, 4320],
+    baseline_minutes=12 * 60,
+    min_count=10,
+    min_baseline_count=30,
+    min_rise=0.15,
+    resolve_margin=0.5,
+    cooldown_minutes=60,
+    max_examples=3,
+)
+
 # A synthetic scenario shared by the detector and CLI tests: four topics, 20 articles an hour each,
 # 10 % negative, for 20 hours from T0.
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

@@ -9,27 +9,26 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.alerts import NegativeShareDetector, add_endpoint, check_alerts
-from monitor.settings import AlertSettings
 from monitor.store import transaction
 from monitor.store.orm import ALL_TOPICS, Alert, AlertMute, WebhookDelivery
 
-from .streams import BURST_END, BURST_START, T0, TOPICS, Item, replay, stream, volume_burst, write_items
+from .streams import (
+    BURST_END,
+    BURST_START,
+    LABEL_RULES,
+    T0,
+    TOPICS,
+    Item,
+    replay,
+    stream,
+    volume_burst,
+    write_items,
+)
 
 pytestmark = pytest.mark.integration
 
-# These streams' predictions carry three fixed probabilities (negative 0.9, neutral 0.1, positive 0.05): nothing
-# to read beyond the label, so they test the label signal's rules; test_reading_signal.py tests the reading signal.
-RULES = AlertSettings(
-    signal="label",
-    window_scales_minutes=[60, 360, 1440, 4320],
-    baseline_minutes=12 * 60,
-    min_count=10,
-    min_baseline_count=30,
-    min_rise=0.15,
-    resolve_margin=0.5,
-    cooldown_minutes=60,
-    max_examples=3,
-)
+# The label signal's rules (test_reading_signal.py tests the reading signal).
+RULES = LABEL_RULES
 
 
 def alerts(session_factory, scope: str | None = None) -> list[Alert]:

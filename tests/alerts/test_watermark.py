@@ -16,27 +16,17 @@ from monitor.alerts import backfill_alerts, check_alerts
 from monitor.alerts.detector import BackfillOverlap, get_checkpoint
 from monitor.alerts.watermark import JUST_BEFORE, PartitionState, Watermark
 from monitor.model.prediction import TextPrediction
-from monitor.settings import AlertSettings
 from monitor.store import transaction
 from monitor.store.orm import Article, Base, PartitionProgress
 from monitor.stream.heartbeat import HeartbeatReporter
 from monitor.stream.message import NewsMessage
 from monitor.stream.sink import PostgresSink, ScoredArticle
 
-from .streams import T0, TOPICS, Item, stream, volume_burst
+from .streams import LABEL_RULES, T0, TOPICS, Item, stream, volume_burst
 
 pytestmark = pytest.mark.integration
 
-RULES = AlertSettings(
-    signal="label",
-    window_scales_minutes=[60, 360, 1440, 4320],
-    baseline_minutes=12 * 60,
-    min_count=10,
-    min_baseline_count=30,
-    min_rise=0.15,
-    resolve_margin=0.5,
-    cooldown_minutes=60,
-)
+RULES = LABEL_RULES
 STEP = timedelta(minutes=RULES.step_minutes)
 PROBS = {"negative": (0.9, 0.05, 0.05), "neutral": (0.1, 0.8, 0.1), "positive": (0.05, 0.05, 0.9)}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -75,6 +76,35 @@ def test_the_worker_moves_each_partitions_progress_and_reports_its_backlog(
         assert row["stored_at"] is not None and row["lag_at"] is not None and row["worker_id"]
 
 
+def check_while_stored(engine: Engine, total: int, timeout: float,
+                       between: Callable[[int], None] = lambda stored: None) -> list[tuple[datetime, int]]:
+    """Run the detector in a loop until ``total`` articles are stored; after each check, in the same snapshot, count
+    the articles at or before its checkpoint. ``between(stored)`` runs after each check."""
+    repeatable = engine.execution_options(isolation_level="REPEATABLE READ")
+    seen: list[tuple[datetime, int]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Session(repeatable) as session, session.begin():
+            NegativeShareDetector(RULES).check(session=session)
+            judged = get_checkpoint(session=session)
+            stored = session.scalar(select(func.count()).select_from(Article))
+            if judged is not None:
+                seen.append((judged, session.scalar(select(func.count()).where(Article.event_time <= judged))))
+        between(stored)
+        if stored == total:
+            break
+        time.sleep(0.01)
+    assert _count(engine) == total
+    return seen
+
+
+def judged_early(seen: list[tuple[datetime, int]], times: dict[int, list[datetime]]) -> list[tuple]:
+    """The checks whose judged stretch later got articles: (checkpoint, articles then, articles in the end)."""
+    everything = [t for ts in times.values() for t in ts]
+    final = [(c, n, sum(t <= c for t in everything)) for c, n in seen]
+    return [x for x in final if x[1] != x[2]]
+
+
 def test_checks_during_an_uneven_read_of_three_partitions_never_judge_a_window_early(
     fast_settings: Settings, clean_db: Engine, start_worker, broker
 ) -> None:
@@ -82,34 +112,13 @@ def test_checks_during_an_uneven_read_of_three_partitions_never_judge_a_window_e
     stores them in whatever order its fetches bring. A check runs in a loop meanwhile; in the same snapshot as
     each check, the articles at or before its checkpoint are counted. Articles stored later never add to that
     count: no window was judged before all of its articles were in."""
-    topic = fast_settings.kafka.input_topic
-    per_partition = 150
-    times = {p: [T0 + timedelta(minutes=10 * i + 3 * p) for i in range(per_partition)] for p in range(3)}
-    produce(broker.bootstrap_servers, topic, times)
-    repeatable = clean_db.execution_options(isolation_level="REPEATABLE READ")
+    times = {p: [T0 + timedelta(minutes=10 * i + 3 * p) for i in range(150)] for p in range(3)}
+    produce(broker.bootstrap_servers, fast_settings.kafka.input_topic, times)
     start_worker(SlowPredictor())
-    seen: list[tuple[datetime, int]] = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        with Session(repeatable) as session, session.begin():
-            NegativeShareDetector(RULES).check(session=session)
-            judged = get_checkpoint(session=session)
-            stored = session.scalar(select(func.count()).select_from(Article))
-            if judged is not None:
-                seen.append((judged, session.scalar(select(func.count()).where(Article.event_time <= judged))))
-        if stored == 3 * per_partition:
-            break
-        time.sleep(0.01)
-    assert _count(clean_db) == 3 * per_partition
+    seen = check_while_stored(clean_db, 450, timeout=90)
     assert len({c for c, _ in seen}) >= 3, f"too few distinct checkpoints to test anything: {seen[:5]}"
-    everything = [t for ts in times.values() for t in ts]
-    late = [(c, n, sum(t <= c for t in everything)) for c, n in seen if sum(t <= c for t in everything) != n]
+    late = judged_early(seen, times)
     assert late == [], f"{len(late)} check(s) judged windows that later got articles: {late[:3]}"
-
-
-def _count(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(text("select count(*) from articles")).scalar_one()
 
 
 def test_checks_while_a_second_worker_joins_mid_stream_never_judge_a_window_early(
@@ -117,39 +126,29 @@ def test_checks_while_a_second_worker_joins_mid_stream_never_judge_a_window_earl
 ) -> None:
     """A rebalance in the middle: the second member is given partitions the first had half read (the first drops
     what it had polled of them); it announces them before storing any of their batches."""
-    topic = fast_settings.kafka.input_topic
-    per_partition = 300
-    times = {p: [T0 + timedelta(minutes=10 * i + 3 * p) for i in range(per_partition)] for p in range(3)}
-    produce(broker.bootstrap_servers, topic, times)
-    repeatable = clean_db.execution_options(isolation_level="REPEATABLE READ")
+    times = {p: [T0 + timedelta(minutes=10 * i + 3 * p) for i in range(300)] for p in range(3)}
+    produce(broker.bootstrap_servers, fast_settings.kafka.input_topic, times)
 
     def member(name: str) -> Settings:
         own = fast_settings.model_copy(deep=True)
         own.metrics.worker_id = name
         return own
 
-    first = start_worker(SlowPredictor(seconds=0.3), settings=member("first"))
-    second = None
-    seen: list[tuple[datetime, int]] = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with Session(repeatable) as session, session.begin():
-            NegativeShareDetector(RULES).check(session=session)
-            judged = get_checkpoint(session=session)
-            stored = session.scalar(select(func.count()).select_from(Article))
-            if judged is not None:
-                seen.append((judged, session.scalar(select(func.count()).where(Article.event_time <= judged))))
-        if second is None and stored >= 100:
-            second = start_worker(SlowPredictor(seconds=0.3), settings=member("second"))
-        if stored == 3 * per_partition:
-            break
-        time.sleep(0.01)
-    assert second is not None and _count(clean_db) == 3 * per_partition
+    start_worker(SlowPredictor(seconds=0.3), settings=member("first"))
+    joined = []
+
+    def join_once(stored: int) -> None:
+        if not joined and stored >= 100:
+            joined.append(start_worker(SlowPredictor(seconds=0.3), settings=member("second")))
+
+    seen = check_while_stored(clean_db, 900, timeout=120, between=join_once)
     with clean_db.connect() as conn:
         owners = set(conn.execute(text("select worker_id from partition_progress")).scalars())
     assert owners == {"first", "second"}, f"the second worker never took a partition over: {owners}"
-    everything = [t for ts in times.values() for t in ts]
-    late = [(c, n, sum(t <= c for t in everything)) for c, n in seen if sum(t <= c for t in everything) != n]
+    late = judged_early(seen, times)
     assert late == [], f"{len(late)} check(s) judged windows that later got articles: {late[:3]}"
-    first.stop()
-    second.stop()
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("select count(*) from articles")).scalar_one()
