@@ -368,3 +368,17 @@ def test_no_article_is_stored_into_a_window_already_judged(session_factory, case
 
 def _prediction() -> TextPrediction:
     return TextPrediction("Macro", 0.9, "neutral", 0.9, *PROBS["neutral"])
+
+
+def test_a_hold_is_logged_only_when_it_is_a_step_or_more(session_factory, caplog):
+    feed = Feed(session_factory)
+    feed.store(0, [Item(T0 + timedelta(minutes=m), "Macro", "neutral") for m in range(0, 300, 5)])
+    feed.store(1, [Item(T0 + timedelta(minutes=m, seconds=30), "Macro", "neutral") for m in range(0, 295, 5)])
+    with caplog.at_level(logging.INFO, logger="monitor.alerts.detector"):
+        near = check_alerts(RULES, session_factory)  # partition 1 four and a half minutes behind: routine
+        feed.store(0, [Item(T0 + timedelta(minutes=m), "Macro", "neutral") for m in range(300, 400, 5)])
+        far = check_alerts(RULES, session_factory)  # now 95 minutes behind
+    assert near.held_by and far.held_by
+    held = [r.getMessage() for r in caplog.records if "held at" in r.getMessage()]
+    assert len(held) == 1 and f"held at {(T0 + timedelta(minutes=290, seconds=30) - JUST_BEFORE).isoformat()}" \
+        in held[0]
