@@ -27,7 +27,6 @@ from .streams import LABEL_RULES, T0, TOPICS, Item, stream, volume_burst
 pytestmark = pytest.mark.integration
 
 RULES = LABEL_RULES
-STEP = timedelta(minutes=RULES.step_minutes)
 PROBS = {"negative": (0.9, 0.05, 0.05), "neutral": (0.1, 0.8, 0.1), "positive": (0.05, 0.05, 0.9)}
 
 
