@@ -54,9 +54,10 @@ class PartitionState:
 
     def describe(self) -> str:
         at = self.event_time.isoformat() if self.event_time else "nothing stored yet"
-        behind = f", {self.lag} message(s) behind" if self.lag else ""
-        if self.lag is None and self.backlog_unknown:
+        if self.backlog_unknown:
             behind = ", backlog not known yet"
+        else:
+            behind = f", {self.lag} message(s) behind" if self.lag else ""
         return f"{self.name} ({at}{behind})"
 
 

@@ -420,9 +420,10 @@ class ConsumerEngine:
 
     def _beat(self) -> None:
         if self._heartbeat is not None and self._heartbeat.due():
-            lag = self.lag()
+            behind = self._behind()
+            lag = {key: n for key, n in behind.items() if n is not None}
             self.metrics.set_lag(lag)
-            self._heartbeat.beat(self.metrics.totals, self._handler.describe(), lag, self.backlog())
+            self._heartbeat.beat(self.metrics.totals, self._handler.describe(), lag, self.backlog(behind))
 
     def _announce_assignment(self) -> None:
         """After a rebalance gave this member partitions, or it resumed them after a pause, say so before any of
@@ -433,36 +434,32 @@ class ConsumerEngine:
             if self._heartbeat is not None:
                 self._heartbeat.report_backlog(self.backlog())
 
-    def backlog(self) -> dict[tuple[str, int], int | None]:
-        """Per assigned partition, messages not stored yet: from the position to the last known end, plus those
-        polled and waiting in the batch or in flight; None while the end or the position is unknown."""
+    def backlog(self, behind: dict[tuple[str, int], int | None] | None = None) -> dict[tuple[str, int], int | None]:
+        """Per assigned partition, messages not stored yet: the consumer's lag (``behind``, else read now) plus
+        those polled and waiting in the batch or in flight; None while the end or the position is unknown."""
         waiting = Counter((r.topic, r.partition) for r in self._batch.records)
         waiting.update((r.topic, r.partition) for item in self._inflight for r in item.records)
-        backlog: dict[tuple[str, int], int | None] = {}
-        for tp in self._consumer.assignment():
-            try:
-                end, position = self._consumer.highwater(tp), self._consumer.position(tp, timeout_ms=200)
-            except KafkaError:
-                end = position = None
-            key = (tp.topic, tp.partition)
-            backlog[key] = None if end is None or position is None else max(0, end - position) + waiting[key]
-        return backlog
+        behind = self._behind() if behind is None else behind
+        return {key: None if n is None else n + waiting[key] for key, n in behind.items()}
 
     def assignment(self) -> set[TopicPartition]:
         """The partitions this member owns now."""
         return set(self._consumer.assignment())
 
     def lag(self) -> dict[tuple[str, int], int]:
-        """Per assigned partition, messages between the position and the last known end."""
-        lag: dict[tuple[str, int], int] = {}
+        """Per assigned partition, messages between the position and the last known end (where both are known)."""
+        return {key: n for key, n in self._behind().items() if n is not None}
+
+    def _behind(self) -> dict[tuple[str, int], int | None]:
+        """Per assigned partition, messages between the position and the last known end; None where unknown."""
+        behind: dict[tuple[str, int], int | None] = {}
         for tp in self._consumer.assignment():
             try:
                 end, position = self._consumer.highwater(tp), self._consumer.position(tp, timeout_ms=200)
             except KafkaError:
-                continue
-            if end is not None and position is not None:
-                lag[(tp.topic, tp.partition)] = max(0, end - position)
-        return lag
+                end = position = None
+            behind[(tp.topic, tp.partition)] = None if end is None or position is None else max(0, end - position)
+        return behind
 
     # -- rebalances -------------------------------------------------------------------------
 
