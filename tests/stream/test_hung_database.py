@@ -6,7 +6,7 @@ import logging
 import time
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from monitor.settings import DatabaseSettings, Settings
@@ -60,6 +60,8 @@ def test_a_hung_database_is_visible_backpressure_and_nothing_is_lost(
         assert count_stored(clean_db) == 50
         assert committed_offsets(broker.bootstrap_servers, group, topic) == expected_commits(first)
 
+        with clean_db.connect() as conn:
+            healed_at = conn.execute(text("select now()")).scalar_one()
         proxy.heal()
         wait_until(lambda: count_stored(clean_db) == 100, 60, "all 100 articles after the database answers")
         wait_until(lambda: gauge(worker, "monitor_worker_paused") == 0, 10, "the gauge back at 0")
@@ -75,6 +77,11 @@ def test_a_hung_database_is_visible_backpressure_and_nothing_is_lost(
         proxy.heal()
         proxy.cut()
         via_proxy.dispose()
+    # Resuming, it announced its partitions again before storing them (the detector's watermark waits for them).
+    with clean_db.connect() as conn:
+        progress = conn.execute(text("select announced_at, stored_at from partition_progress")).all()
+    assert len(progress) == 3 and all(healed_at < announced for announced, _ in progress), progress
+    assert all(announced <= stored for announced, stored in progress if stored > healed_at), progress
     rows = stored(clean_db)
     assert len(rows) == 100 and len({(r[0], r[1]) for r in rows}) == 100
     assert all(n == 1 for *_, n in rows)
