@@ -19,7 +19,7 @@ from monitor.alerts.episodes import EpisodeBook
 from monitor.alerts.errors import AlertsError
 from monitor.alerts.scan import Scan
 from monitor.alerts.statistics import SpikeRules
-from monitor.alerts.watermark import find_watermark
+from monitor.alerts.watermark import find_watermark, grid_floor, quiet_end
 from monitor.settings import AlertSettings
 from monitor.store.engine import transaction
 from monitor.store.orm import Alert, AlertGroup, AlertMute, DetectorCheckpoint
@@ -102,32 +102,40 @@ class NegativeShareDetector:
         the checkpoint (or, on a first run, from the first stored event) up to the watermark: the latest
         event time, or less while a slower input partition is still being read (``watermark``), so
         nothing between two runs goes unevaluated, however far behind the detector is, and no window is
-        judged before its articles are stored.
+        judged before its articles are stored. Steps end on the event-time grid (``watermark``), so when
+        the checks run changes nothing of what they judge.
         """
         lock(session)
-        history = find_history(datetime.now(UTC), self.settings.max_history_days, session=session)
+        wall = datetime.now(UTC)
+        history = find_history(wall, self.settings.max_history_days, session=session)
         if now is not None:
             return self._run(now, 1, history, session=session)
         if history.latest is None:
             return _with_history(CheckResult(), history)
         last = get_checkpoint(session=session)
-        end, held_by = self._watermark(history.latest, session=session)
-        if held_by:  # at real-time speed partitions are seconds apart: worth a line only when a step or more
-            far = end is None or history.latest - end >= self.step
-            log.log(logging.INFO if far else logging.DEBUG, "alert check held at %s (latest event %s) by %s",
-                    end.isoformat() if end else "its checkpoint", history.latest.isoformat(), ", ".join(held_by))
+        end, held_by = self._watermark(history.latest, wall, session=session, log_hold=True)
         start = history.first - self.step if last is None else last
-        if end is None or end <= start:  # nothing new to evaluate
+        n_steps = self._grid_steps(start, end)
+        if n_steps:
+            result = self._run(end, n_steps, history, session=session, checkpoint=True)
+        else:  # nothing new to evaluate
             result = self._run(last or history.latest, 0, history, session=session)
-        else:
-            result = self._run(end, self._steps_between(start, end), history, session=session, checkpoint=True)
         result.held_by = held_by
         return result
 
-    def _watermark(self, latest: datetime, *, session: Session) -> tuple[datetime | None, list[str]]:
-        """How far a run may judge (None: not at all yet) and the partitions holding it short of ``latest``."""
+    def _watermark(self, latest: datetime, wall: datetime, *, session: Session,
+                   log_hold: bool = False) -> tuple[datetime | None, list[str]]:
+        """The last step end a run may judge (None: not at all yet) and the partitions holding it short of
+        ``latest``; ``log_hold``: say so in the log (the scheduled check; a backfill says so in its error)."""
         mark = find_watermark(self.settings, session=session)
-        return mark.limit(latest), [p.describe() for p in mark.holders(latest)]
+        holders = mark.holders(latest)
+        limit = mark.limit(latest)
+        if holders and log_hold:  # at real-time speed partitions are seconds apart: a line only when a step or more
+            far = limit is None or latest - limit >= self.step
+            log.log(logging.INFO if far else logging.DEBUG, "alert check held at %s (latest event %s) by %s",
+                    limit.isoformat() if limit else "its checkpoint", latest.isoformat(),
+                    ", ".join(p.describe() for p in holders))
+        return mark.judge_until(latest, wall, self.step), [p.describe() for p in holders]
 
     def backfill(self, *, session: Session, since: datetime | None, until: datetime | None) -> CheckResult:
         """Evaluate (since, until] in event time, step by step; defaults: all stored history (up to the watermark,
@@ -143,40 +151,51 @@ class NegativeShareDetector:
     def _stretch(self, since: datetime | None, until: datetime | None, *, session: Session,
                  clean_slate: bool) -> CheckResult:
         lock(session)
-        history = find_history(datetime.now(UTC), self.settings.max_history_days, session=session)
+        wall = datetime.now(UTC)
+        history = find_history(wall, self.settings.max_history_days, session=session)
         if history.latest is None:
             return _with_history(CheckResult(), history)
         since = since or history.first - self.step
         held_by: list[str] = []
         if until is None and not clean_slate:
-            until, held_by = self._watermark(history.latest, session=session)
-            if until is None:
+            end, held_by = self._watermark(history.latest, wall, session=session)
+            if end is None:
                 raise BackfillOverlap(f"nothing to evaluate yet: {', '.join(held_by)} has a backlog and nothing "
                                       "stored; wait for the workers, or pass --until")
-        until = min(until or history.latest, history.latest)
+        else:
+            end = quiet_end(history.latest, wall, self.step, until=until)
         last = None if clean_slate else get_checkpoint(session=session)
         if last is not None and since < last:
             raise BackfillOverlap(
                 f"the detector has already evaluated event time up to {last.isoformat()}; "
                 f"pass --since {last.isoformat()} or later (alerts before it are already decided)"
             )
-        if until <= since and held_by:
+        n_steps = self._grid_steps(since, end)
+        if not n_steps and held_by:
             raise BackfillOverlap(f"nothing to evaluate yet: {', '.join(held_by)} is stored only up to "
-                                  f"{until.isoformat()}, not after {since.isoformat()}; wait for the workers, or pass "
-                                  "--until")
-        if until <= since:
+                                  f"{end.isoformat()}, not after {since.isoformat()}; wait for the workers, or "
+                                  "pass --until")
+        if until is not None and until <= since:
             raise BackfillOverlap(f"nothing to evaluate: --until {until.isoformat()} is not after {since.isoformat()}")
+        if not n_steps:
+            first = grid_floor(since, self.step) + self.step
+            raise BackfillOverlap(f"nothing to evaluate: no {self.settings.step_minutes}-minute step ends between "
+                                  f"{since.isoformat()} and {end.isoformat()} (steps end on a grid; the next at "
+                                  f"{first.isoformat()}, once the data reaches it)")
         if clean_slate:
             for table in (Alert, AlertGroup, AlertMute):  # webhook deliveries of the alerts go with them (cascade)
                 session.execute(delete(table))
-        result = self._run(until, self._steps_between(since, until), history, session=session,
-                           checkpoint=not clean_slate, announce=not clean_slate)
+        result = self._run(end, n_steps, history, session=session, checkpoint=not clean_slate,
+                           announce=not clean_slate)
         result.held_by = held_by
         return result
 
-    def _steps_between(self, start: datetime, end: datetime) -> int:
-        """Steps ending at ``end`` that cover (start, end]: every moment is in some evaluated step."""
-        return max(1, -(-(end - start) // self.step))
+    def _grid_steps(self, start: datetime, end: datetime | None) -> int:
+        """The step ends on the grid in (start, end] (``end`` is one): every moment after ``start`` up to ``end``
+        is in some evaluated step."""
+        if end is None:
+            return 0
+        return max(0, (end - grid_floor(start, self.step)) // self.step)
 
     def _run(self, end: datetime, n_steps: int, history: History, *, session: Session,
              checkpoint: bool = False, announce: bool = True) -> CheckResult:

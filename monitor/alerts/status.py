@@ -108,9 +108,14 @@ class Progress:
     def line(self) -> str:
         judged = f"judged up to {self.judged.isoformat()}" if self.judged else "not run yet"
         line = f"detector {judged}; latest event {self.latest.isoformat()}"
+        if self.stops_at is None:
+            line += "; the next check waits at its checkpoint"
+        elif self.judged is None or self.stops_at > self.judged:
+            line += f"; the next check judges up to {self.stops_at.isoformat()}"
+        else:
+            line += "; the next check waits for the next step's end"
         if self.holders:
-            where = self.stops_at.isoformat() if self.stops_at else "its checkpoint"
-            line += f"; the next check stops at {where}, held by {', '.join(self.holders)}"
+            line += f", held by {', '.join(self.holders)}"
         if self.stalled:
             line += f"; going on without {', '.join(self.stalled)} (not moving)"
         return line
@@ -118,5 +123,6 @@ class Progress:
 
 def describe_progress(settings: AlertSettings, latest: datetime, *, session: Session) -> Progress:
     mark = find_watermark(settings, session=session, warn=False)
-    return Progress(get_checkpoint(session=session), latest, mark.limit(latest),
+    stops_at = mark.judge_until(latest, datetime.now(UTC), timedelta(minutes=settings.step_minutes))
+    return Progress(get_checkpoint(session=session), latest, stops_at,
                     [p.describe() for p in mark.holders(latest)], [p.describe() for p in mark.stalled])

@@ -19,13 +19,20 @@ stops just before the oldest of those among the partitions that still count:
 
 Within a partition, articles are assumed to arrive in event-time order; one that arrives dated before its
 partition's newest stored event is late and is counted only in windows not yet judged.
+
+Steps end on one event-time grid, every ``step`` since the Unix epoch (10-minute steps end at :00, :10, ...), as
+aligned sliding windows do in stream processors: a step is judged once the watermark has passed its end, so the
+windows a run judges do not depend on when it ran, and checks every minute, one backfill and a replay judge the
+same windows of the same articles. When no partition counts (the feed is quiet, or nothing reports progress:
+the watermark is off, or rows were stored without the worker), the check judges up to the end of the step holding
+the latest event, but never past the wall clock.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,6 +43,24 @@ from monitor.store.orm import PartitionProgress
 log = logging.getLogger(__name__)
 
 JUST_BEFORE = timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def grid_floor(t: datetime, step: timedelta) -> datetime:
+    """The last step end at or before ``t`` (step ends are multiples of ``step`` since the epoch)."""
+    return EPOCH + (t - EPOCH) // step * step
+
+
+def grid_ceil(t: datetime, step: timedelta) -> datetime:
+    """The first step end at or after ``t``."""
+    return EPOCH - (EPOCH - t) // step * step
+
+
+def quiet_end(latest: datetime, now: datetime, step: timedelta, *, until: datetime | None = None) -> datetime:
+    """How far a run may judge when nothing is still being read: the end of the step holding ``latest`` (or
+    ``until``'s step end before it), never past the wall clock (a real-time feed's current step is not over)."""
+    bound = min(grid_ceil(latest, step), now)
+    return grid_floor(bound if until is None else min(bound, until), step)
 
 
 @dataclass(frozen=True)
@@ -77,6 +102,14 @@ class Watermark:
             return None
         times = [p.event_time - JUST_BEFORE for p in self.counting if p.event_time is not None]
         return min([latest, *times])
+
+    def judge_until(self, latest: datetime, now: datetime, step: timedelta) -> datetime | None:
+        """The last step end a check may judge: the last one at or before the limit while a partition counts,
+        else ``quiet_end``; None while a counting partition has stored nothing."""
+        if not self.counting:
+            return quiet_end(latest, now, step)
+        limit = self.limit(latest)
+        return None if limit is None else grid_floor(limit, step)
 
     def holders(self, latest: datetime) -> list[PartitionState]:
         """The partitions that keep the check short of ``latest``: the slowest ones, when they are behind it."""

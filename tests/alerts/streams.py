@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerts import CheckResult, check_alerts
+from monitor.alerts.watermark import grid_floor
 from monitor.settings import AlertSettings
 from monitor.store import transaction
 from monitor.store.orm import Article, Prediction
@@ -91,7 +92,10 @@ def replay(
     at its default "now" (the stored watermark), as the periodic job would during a replay."""
     ordered = sorted(items, key=lambda it: it.at)
     results: list[CheckResult] = []
-    checkpoint = ordered[0].at + every
+    # Slices end on the detector's 10-minute step grid: stored without partition progress, the rows look like a
+    # quiet feed, judged to the end of the latest event's step, so a slice ending inside a step would leave the
+    # rest of that step's articles late (as they would be, arriving after a quiet feed's step was judged).
+    checkpoint = grid_floor(ordered[0].at, timedelta(minutes=10)) + every
     pending: list[Item] = []
     for item in ordered + [None]:  # type: ignore[list-item]
         while item is None or item.at > checkpoint:

@@ -103,7 +103,8 @@ def test_sentiment_flip_in_one_of_eight_topics_is_diluted_on_all_topics(session_
 @pytest.mark.parametrize("seed", [3, 4])
 def test_stream_without_burst_opens_nothing(session_factory, seed):
     results = replay(stream(seed=seed), session_factory, RULES, every=timedelta(minutes=10))
-    assert len(results) > 100 and results[-1].now == max(it.at for it in stream(seed=seed))
+    latest = max(it.at for it in stream(seed=seed))  # the step holding it is judged whole
+    assert len(results) > 100 and results[-1].now - timedelta(minutes=10) < latest <= results[-1].now
     assert alerts(session_factory) == []
 
 

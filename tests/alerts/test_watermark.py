@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text, update
 
-from monitor.alerts import backfill_alerts, check_alerts
+from monitor.alerts import backfill_alerts, check_alerts, replay_alerts
 from monitor.alerts.detector import BackfillOverlap, get_checkpoint
-from monitor.alerts.watermark import JUST_BEFORE, PartitionState, Watermark
+from monitor.alerts.watermark import JUST_BEFORE, PartitionState, Watermark, grid_ceil, grid_floor
 from monitor.model.prediction import TextPrediction
 from monitor.store import transaction
-from monitor.store.orm import Article, Base, PartitionProgress
+from monitor.store.orm import Alert, Article, Base, PartitionProgress
 from monitor.stream.heartbeat import HeartbeatReporter
 from monitor.stream.message import NewsMessage
 from monitor.stream.sink import PostgresSink, ScoredArticle
@@ -27,6 +27,7 @@ from .streams import LABEL_RULES, T0, TOPICS, Item, stream, volume_burst
 pytestmark = pytest.mark.integration
 
 RULES = LABEL_RULES
+STEP = timedelta(minutes=RULES.step_minutes)
 PROBS = {"negative": (0.9, 0.05, 0.05), "neutral": (0.1, 0.8, 0.1), "positive": (0.05, 0.05, 0.9)}
 
 
@@ -79,6 +80,10 @@ def checkpoint(factory) -> datetime | None:
         return get_checkpoint(session=session)
 
 
+def on_grid(t: datetime) -> datetime:
+    return grid_floor(t, STEP)
+
+
 def split(items: list[Item], partitions: int) -> dict[int, list[Item]]:
     """Items spread over partitions round-robin in event-time order (each partition in order)."""
     ordered = sorted(items, key=lambda it: it.at)
@@ -105,6 +110,26 @@ def test_the_limit_is_the_slowest_counting_partition_and_nothing_while_one_has_s
     assert Watermark([a, empty]).holders(latest) == [empty]
     assert "backlog not known yet" in empty.describe() and "nothing stored yet" in empty.describe()
     assert "7 message(s) behind" in b.describe()
+
+
+def test_steps_end_on_one_grid_from_the_epoch_and_a_quiet_feed_is_judged_to_its_latest_step_not_past_the_clock():
+    step = timedelta(minutes=10)
+    t = datetime(2024, 3, 1, 8, 57, 3, tzinfo=T0.tzinfo)
+    assert grid_floor(t, step) == t.replace(minute=50, second=0) and grid_ceil(t, step) == t.replace(hour=9, minute=0,
+                                                                                                        second=0)
+    on = t.replace(minute=50, second=0)
+    assert grid_floor(on, step) == on == grid_ceil(on, step)
+    assert grid_floor(on - JUST_BEFORE, step) == on - step  # an event exactly at a step end belongs to that step
+    odd = timedelta(minutes=7)  # any step: its multiples since the epoch
+    assert (grid_floor(t, odd) - datetime(1970, 1, 1, tzinfo=T0.tzinfo)) % odd == timedelta(0)
+    # Nothing counts (a quiet feed, or no progress reported): the latest event's step, whole, unless the clock is
+    # still inside it (a real-time feed's current step is not over).
+    assert Watermark().judge_until(t, t + timedelta(days=1), step) == t.replace(hour=9, minute=0, second=0)
+    assert Watermark().judge_until(t, t + timedelta(minutes=1), step) == on
+    # A partition counts: the last step end before it (it may still get articles at its newest event's time).
+    level = PartitionState("news", 0, on, None)
+    assert Watermark([level]).judge_until(t, t + timedelta(days=1), step) == on - step
+    assert Watermark([PartitionState("news", 0, None, None, True)]).judge_until(t, t, step) is None
 
 
 # -- what the worker writes ---------------------------------------------------------------------
@@ -171,17 +196,18 @@ def test_the_check_stops_where_the_slowest_partition_has_got_to_and_goes_on_once
     feed.store(2, [it for it in parts[2] if it.at <= behind])
     held = check_alerts(RULES, session_factory)
     slowest = max(it.at for it in parts[2] if it.at <= behind)
-    assert held.now == slowest - JUST_BEFORE == checkpoint(session_factory)
+    assert held.now == on_grid(slowest - JUST_BEFORE) == checkpoint(session_factory)
     assert held.latest == max(it.at for it in items) > held.now
     assert len(held.held_by) == 1 and held.held_by[0].startswith(f"news[2] ({slowest.isoformat()}")
 
     feed.store(2, [it for it in parts[2] if it.at > behind])
     caught_up = check_alerts(RULES, session_factory)
-    assert caught_up.now == min(q[-1].at for q in parts.values()) - JUST_BEFORE  # each could still get more
+    assert caught_up.now == on_grid(min(q[-1].at for q in parts.values()) - JUST_BEFORE)  # each may get more
     assert caught_up.evaluated_from <= held.now  # nothing between the two runs goes unjudged
     age(session_factory, stored=RULES.partition_idle_seconds + 1)  # the stream ended: the partitions go quiet
     final = check_alerts(RULES, session_factory)
-    assert final.now == final.latest == max(it.at for it in items) and final.held_by == []
+    assert final.latest == max(it.at for it in items) and final.held_by == []
+    assert final.now == grid_ceil(final.latest, STEP)  # the step holding the latest event is judged whole
 
 
 def test_an_idle_partition_holds_nothing_back_but_a_backlog_does(session_factory):
@@ -191,13 +217,13 @@ def test_an_idle_partition_holds_nothing_back_but_a_backlog_does(session_factory
     age(session_factory, stored=RULES.partition_idle_seconds + 5, advanced=RULES.partition_idle_seconds + 5,
         partition=1)
     assert check_alerts(RULES, session_factory).held_by == []  # partition 1 went quiet: a sparse feed
-    assert checkpoint(session_factory) == T0 + timedelta(minutes=595) - JUST_BEFORE
+    assert checkpoint(session_factory) == T0 + timedelta(minutes=590)  # the step ending at 600 may still get more
 
     # Its worker now reports a backlog there: the check waits for it (nothing new is judged meanwhile).
     feed.store(0, [Item(T0 + timedelta(minutes=m), "Macro", "neutral") for m in range(600, 700, 5)])
     HeartbeatReporter("w-1", session_factory, interval=5).report_backlog({("news", 1): 250})
     result = check_alerts(RULES, session_factory)
-    assert result.steps == 0 and checkpoint(session_factory) == T0 + timedelta(minutes=595) - JUST_BEFORE
+    assert result.steps == 0 and checkpoint(session_factory) == T0 + timedelta(minutes=590)
     assert result.held_by == [f"news[1] ({(T0 + timedelta(minutes=115)).isoformat()}, 250 message(s) behind)"]
 
     # Its worker then goes silent (paused by a database outage, or gone before another took the partition):
@@ -205,12 +231,12 @@ def test_an_idle_partition_holds_nothing_back_but_a_backlog_does(session_factory
     age(session_factory, lag=RULES.partition_max_hold_seconds - 60, partition=1)
     assert check_alerts(RULES, session_factory).steps == 0
     age(session_factory, lag=120, advanced=RULES.partition_max_hold_seconds + 60, partition=1)
-    assert check_alerts(RULES, session_factory).now == T0 + timedelta(minutes=695) - JUST_BEFORE
+    assert check_alerts(RULES, session_factory).now == T0 + timedelta(minutes=690)
 
     # A backlog of 0, reported fresh, with nothing stored lately: not holding either.
     feed.store(0, [Item(T0 + timedelta(minutes=m), "Macro", "neutral") for m in range(700, 800, 5)])
     HeartbeatReporter("w-1", session_factory, interval=5).report_backlog({("news", 1): 0})
-    assert check_alerts(RULES, session_factory).now == T0 + timedelta(minutes=795) - JUST_BEFORE
+    assert check_alerts(RULES, session_factory).now == T0 + timedelta(minutes=790)
 
 
 def test_a_partition_just_assigned_holds_everything_until_it_stores_or_knows_its_end(session_factory):
@@ -231,13 +257,13 @@ def test_a_partition_that_stops_moving_forward_is_left_out_after_the_maximum_hol
     feed = Feed(session_factory)
     feed.store(0, [Item(T0 + timedelta(minutes=m), "Macro", "neutral") for m in range(0, 600, 5)])
     feed.store(1, [Item(T0 + timedelta(minutes=m), "Macro", "neutral") for m in range(0, 60, 5)])
-    assert check_alerts(RULES, session_factory).now == T0 + timedelta(minutes=55) - JUST_BEFORE
+    assert check_alerts(RULES, session_factory).now == T0 + timedelta(minutes=50)
     # Partition 1 keeps storing (old, re-sent articles) but has not moved forward for longer than the hold.
     age(session_factory, advanced=RULES.partition_max_hold_seconds + 1, partition=1)
     feed.store(1, [Item(T0 + timedelta(minutes=1), "Macro", "neutral")])
     with caplog.at_level(logging.WARNING, logger="monitor.alerts.watermark"):
         result = check_alerts(RULES, session_factory)
-    assert result.now == T0 + timedelta(minutes=595) - JUST_BEFORE and result.held_by == []
+    assert result.now == T0 + timedelta(minutes=590) and result.held_by == []
     assert any("goes on without news[1]" in r.getMessage() for r in caplog.records)
 
 
@@ -266,7 +292,7 @@ def test_the_watermark_can_be_turned_off_and_an_explicit_now_ignores_it(session_
     at = T0 + timedelta(minutes=400)
     assert check_alerts(RULES, session_factory, now=at).now == at
     off = RULES.model_copy(update={"partition_idle_seconds": 0})
-    assert check_alerts(off, session_factory).now == T0 + timedelta(minutes=595)
+    assert check_alerts(off, session_factory).now == T0 + timedelta(minutes=600)  # the latest event's step, whole
 
 
 def test_a_backfill_stops_at_the_watermark_unless_told_where_to_stop(session_factory):
@@ -276,12 +302,13 @@ def test_a_backfill_stops_at_the_watermark_unless_told_where_to_stop(session_fac
     feed.store(1, parts[1][: len(parts[1]) // 2])
     slowest = parts[1][len(parts[1]) // 2 - 1].at
     result = backfill_alerts(RULES, session_factory)
-    assert result.now == slowest - JUST_BEFORE == checkpoint(session_factory) and result.held_by
+    judged = on_grid(slowest - JUST_BEFORE)
+    assert result.now == judged == checkpoint(session_factory) and result.held_by
     with pytest.raises(BackfillOverlap, match=r"news\[1\] \(.*\) is stored only up to .*wait for the workers"):
-        backfill_alerts(RULES, session_factory, since=slowest - JUST_BEFORE)
+        backfill_alerts(RULES, session_factory, since=judged)
     feed.store(1, parts[1][len(parts[1]) // 2:])
     end = min(parts[0][-1].at, parts[1][-1].at)
-    assert backfill_alerts(RULES, session_factory, since=slowest - JUST_BEFORE).now == end - JUST_BEFORE
+    assert backfill_alerts(RULES, session_factory, since=judged).now == on_grid(end - JUST_BEFORE)
 
 
 def test_without_the_watermark_a_check_judges_windows_a_slower_partition_fills_later(session_factory):
@@ -305,14 +332,14 @@ def _truncate(factory) -> None:
 
 
 @st.composite
-def deliveries(draw):
+def deliveries(draw, *, burst: bool | None = None):
     """A stream over 1-4 partitions (each in event-time order, ties allowed) and an interleaving of chunks of them."""
     n_partitions = draw(st.integers(1, 4))
     hours = draw(st.integers(4, 30))
     per_hour = draw(st.integers(2, 12))
     seed = draw(st.integers(0, 10_000))
     items = list(_background(hours, per_hour, seed))
-    if draw(st.booleans()):
+    if draw(st.booleans()) if burst is None else burst:
         items += volume_burst()
     if draw(st.booleans()):  # a feed dated to the hour: several articles share a time, in one partition too
         items = [Item(it.at.replace(minute=0, second=0), it.topic, it.sentiment, it.text) for it in items]
@@ -360,9 +387,58 @@ def test_no_article_is_stored_into_a_window_already_judged(session_factory, case
     HeartbeatReporter("w", session_factory, interval=5).report_backlog({("news", p): 0 for p in queues})
     age(session_factory, stored=RULES.partition_idle_seconds + 1)
     final = check_alerts(RULES, session_factory)
-    assert final.now == final.latest == max(it.at for q in queues.values() for it in q) and final.held_by == []
+    assert final.latest == max(it.at for q in queues.values() for it in q) and final.held_by == []
+    assert final.now == grid_ceil(final.latest, STEP)
     with transaction(session_factory) as session:
         assert session.scalar(select(func.count()).select_from(Article)) == sum(len(q) for q in queues.values())
+
+
+def _decisions(alerts) -> list[tuple]:
+    """Everything an alert decided, its figures included (row and group ids aside)."""
+    return sorted(((a.scope, a.status, a.opened_at, a.resolved_at, a.window_minutes, a.peak_share, a.opening, a.peak,
+                    a.resolution) for a in alerts), key=lambda d: (d[2], d[0]))
+
+
+def _grouping(alerts) -> list[tuple]:
+    groups: dict[int, list] = {}
+    for a in alerts:
+        groups.setdefault(a.group_id, []).append((a.opened_at, a.scope))
+    return sorted(tuple(sorted(g)) for g in groups.values())
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=deliveries(burst=True), signal=st.sampled_from(["label", "reading"]))
+def test_checks_run_at_any_moments_decide_what_one_replay_of_the_whole_stream_decides(session_factory, case, signal):
+    """Live checks between deliveries in any interleaving open, follow and resolve the same alerts with the same
+    figures, in the same groups, as one replay over the complete stream: steps end on a grid, not where each
+    check's watermark happened to stand (a replayed stream's outcome does not depend on how its fetches fell)."""
+    queues, schedule = case
+    rules = RULES.model_copy(update={"signal": signal})
+    _truncate(session_factory)
+    feed = Feed(session_factory)
+    HeartbeatReporter("w", session_factory, interval=5).report_backlog({("news", p): len(q) for p, q in queues.items()})
+    done = {p: 0 for p in queues}
+    for partition, take, check in schedule:
+        feed.store(partition, queues[partition][done[partition]: done[partition] + take])
+        done[partition] += take
+        if check:
+            check_alerts(rules, session_factory)
+    HeartbeatReporter("w", session_factory, interval=5).report_backlog({("news", p): 0 for p in queues})
+    age(session_factory, stored=rules.partition_idle_seconds + 1)
+    check_alerts(rules, session_factory)
+    with transaction(session_factory) as session:
+        live = list(session.scalars(select(Alert)))
+        session.expunge_all()
+    replayed = replay_alerts(rules, session_factory).alerts
+    assert _decisions(live) == _decisions(replayed)
+    assert _grouping(live) == _grouping(replayed)
+
+
+def test_the_replay_property_has_alerts_to_compare(session_factory):
+    """The stream the property above draws from does raise alerts (else it would compare empty lists)."""
+    Feed(session_factory).store(0, sorted(list(_background(20, 6, 3)) + volume_burst(), key=lambda it: it.at))
+    assert any(a.scope == "Earnings" for a in replay_alerts(RULES, session_factory).alerts)
 
 
 def _prediction() -> TextPrediction:
