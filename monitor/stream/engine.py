@@ -237,6 +237,8 @@ class ConsumerEngine:
     def _dispatch(self) -> None:
         """Prepare the batch on this thread and queue it for the store (behind at most one batch)."""
         self._advance(until=1)  # one in the store and one prepared: the next one waits
+        if len(self._batch):  # announced while the batch still counts in the backlog
+            self._announce_assignment(before_store=True)
         records = self._batch.take()
         if not records:
             return
@@ -398,6 +400,8 @@ class ConsumerEngine:
     def _resume(self) -> None:
         self._paused = False
         self._announce_due = True
+        if self._heartbeat is not None:
+            self._heartbeat.answered()
         self.metrics.paused.set(0)
         paused = self._consumer.paused()
         if paused:
@@ -425,14 +429,17 @@ class ConsumerEngine:
             self.metrics.set_lag(lag)
             self._heartbeat.beat(self.metrics.totals, self._handler.describe(), lag, self.backlog(behind))
 
-    def _announce_assignment(self) -> None:
+    def _announce_assignment(self, *, before_store: bool = False) -> None:
         """After a rebalance gave this member partitions, or it resumed them after a pause, say so before any of
         their batches can be stored, so the detector's watermark waits for them (``partition_progress``; an
-        unknown backlog counts as one)."""
-        if self._announce_due:
+        unknown backlog counts as one). One that fails is tried again, with the heartbeat's back-off, and always
+        right before a batch goes to the store (``before_store``)."""
+        if not self._announce_due:
+            return
+        if self._heartbeat is None:
             self._announce_due = False
-            if self._heartbeat is not None:
-                self._heartbeat.report_backlog(self.backlog())
+        elif before_store or self._heartbeat.may_write():
+            self._announce_due = not self._heartbeat.report_backlog(self.backlog())
 
     def backlog(self, behind: dict[tuple[str, int], int | None] | None = None) -> dict[tuple[str, int], int | None]:
         """Per assigned partition, messages not stored yet: the consumer's lag (``behind``, else read now) plus

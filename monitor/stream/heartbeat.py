@@ -21,6 +21,9 @@ from monitor.stream.metrics import Totals
 
 log = logging.getLogger(__name__)
 
+RETRY_CAP_SECONDS = 30.0
+"""Longest wait between heartbeat tries while the database fails (or the interval, if longer)."""
+
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
@@ -87,10 +90,24 @@ class HeartbeatReporter:
         self._clock = clock
         self._last_time: float | None = None
         self._last_texts = 0
-        self._failing = False
+        self._failures = 0
+        self._retry_at: float | None = None
 
     def due(self) -> bool:
+        """Time for a heartbeat: every ``interval``, or after a failed one, once its back-off has passed."""
+        if self._retry_at is not None:
+            return self._clock() >= self._retry_at
         return self._last_time is None or self._clock() - self._last_time >= self._interval
+
+    def may_write(self) -> bool:
+        """False while backing off after a failed write: each try against a hung database blocks the consumer
+        thread for the database's answer deadline, and tries every ``interval`` would leave it no time to poll
+        (a member that never polls never gets its partitions)."""
+        return self._retry_at is None or self._clock() >= self._retry_at
+
+    def answered(self) -> None:
+        """The database answered again (the worker is resuming): write at once, no back-off."""
+        self._retry_at = None
 
     def beat(self, totals: Totals, model_version: str | None, lag: Mapping[tuple[str, int], int],
              backlog: Mapping[tuple[str, int], int | None] | None = None) -> None:
@@ -111,21 +128,25 @@ class HeartbeatReporter:
         )
         self._write(beat, backlog or {})
 
-    def report_backlog(self, backlog: Mapping[tuple[str, int], int | None]) -> None:
+    def report_backlog(self, backlog: Mapping[tuple[str, int], int | None]) -> bool:
         """Only the partitions' backlog, now, as an announcement (after an assignment or a resume); an outage only
-        logs, as a heartbeat's."""
-        self._write(None, backlog, announce=True)
+        logs, as a heartbeat's. False when it could not be written."""
+        return self._write(None, backlog, announce=True)
 
     def _write(self, beat: Heartbeat | None, backlog: Mapping[tuple[str, int], int | None], *,
-               announce: bool = False) -> None:
+               announce: bool = False) -> bool:
         try:
             with transaction(self._factory) as session:
                 if beat is not None:
                     upsert_heartbeat(beat, session=session)
                 report_backlog(self.worker_id, backlog, session=session, announce=announce)
         except Exception as exc:  # noqa: BLE001 - a heartbeat must never stop the worker
-            if not self._failing:
-                log.warning("cannot write the heartbeat of %s (%s)", self.worker_id, type(exc).__name__)
-            self._failing = True
-            return
-        self._failing = False
+            if not self._failures:
+                log.warning("cannot write the heartbeat of %s (%s); retrying with back-off", self.worker_id,
+                            type(exc).__name__)
+            self._failures += 1
+            delay = min(max(self._interval, RETRY_CAP_SECONDS), self._interval * 2 ** self._failures)
+            self._retry_at = self._clock() + delay  # from the end of the try: a hung one took its deadline
+            return False
+        self._failures, self._retry_at = 0, None
+        return True

@@ -85,3 +85,36 @@ def test_a_hung_database_is_visible_backpressure_and_nothing_is_lost(
     rows = stored(clean_db)
     assert len(rows) == 100 and len({(r[0], r[1]) for r in rows}) == 100
     assert all(n == 1 for *_, n in rows)
+
+
+def test_a_worker_started_while_the_database_hangs_joins_its_group_and_stores_everything_once_it_answers(
+    fast_settings: Settings, clean_db: Engine, start_worker, broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every heartbeat and announcement against the hung database blocks the consumer thread for the answer
+    deadline; at a heartbeat every 0.5 s that left no time to poll, and the member never got its partitions."""
+    caplog.set_level(logging.INFO, logger="monitor")
+    fast_settings.kafka.max_poll_interval_ms = 8000
+    url = make_url(fast_settings.database.url.get_secret_value())
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    via_proxy = make_engine(DatabaseSettings(url=url.set(port=proxy.port).render_as_string(hide_password=False),
+                                             statement_timeout_ms=STATEMENT_TIMEOUT_MS, connect_timeout_seconds=1))
+    topic, group = fast_settings.kafka.input_topic, fast_settings.kafka.consumer_group
+    try:
+        proxy.stall()
+        worker = start_worker(engine=via_proxy)
+        sent = send(broker.bootstrap_servers, topic, news(40, "hung-start"))
+        wait_until(lambda: len(worker.worker.assignment()) == 3, 40,
+                   "the partitions assigned while the database hangs")
+        time.sleep(2)
+        assert count_stored(clean_db) == 0
+        assert logged(caplog, "cannot write the heartbeat")
+        proxy.heal()
+        wait_until(lambda: count_stored(clean_db) == 40, 60, "all 40 articles once the database answers")
+        wait_until(lambda: committed_offsets(broker.bootstrap_servers, group, topic) == expected_commits(sent), 20,
+                   "all offsets committed")
+        worker.stop()
+    finally:
+        proxy.heal()
+        proxy.cut()
+        via_proxy.dispose()
+    assert all(n == 1 for *_, n in stored(clean_db))
