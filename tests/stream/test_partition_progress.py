@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kafka import KafkaProducer
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.alerts import replay_alerts
 from monitor.alerts.detector import NegativeShareDetector, get_checkpoint
 from monitor.settings import AlertSettings, Settings
-from monitor.store.orm import Article
+from monitor.store.orm import Alert, Article
 
 from .conftest import wait_until
 from .fakes import FakePredictor
@@ -29,12 +30,16 @@ RULES = AlertSettings(signal="label", window_scales_minutes=[60, 360], baseline_
                       min_baseline_count=10)
 
 
+BURST = (T0 + timedelta(hours=15), T0 + timedelta(hours=18))  # every headline falls: the all-topics scope alerts
+
+
 def produce(bootstrap: str, topic: str, per_partition: dict[int, list[datetime]]) -> None:
-    """Each partition's messages in event-time order, sent to that partition."""
+    """Each partition's messages in event-time order, sent to that partition; a quarter negative, all in BURST."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     for partition, times in per_partition.items():
         for i, at in enumerate(times):
-            body = {"text": f"p{partition} headline {i}: shares {'falls' if i % 4 == 0 else 'rises'}",
+            falls = i % 4 == 0 or BURST[0] < at <= BURST[1]
+            body = {"text": f"p{partition} headline {i}: shares {'falls' if falls else 'rises'}",
                     "published_at": at.isoformat()}
             producer.send(topic, value=json.dumps(body).encode(), partition=partition)
     producer.flush()
@@ -114,11 +119,12 @@ def test_checks_during_an_uneven_read_of_three_partitions_never_judge_a_window_e
     count: no window was judged before all of its articles were in."""
     times = {p: [T0 + timedelta(minutes=10 * i + 3 * p) for i in range(150)] for p in range(3)}
     produce(broker.bootstrap_servers, fast_settings.kafka.input_topic, times)
-    start_worker(SlowPredictor())
+    worker = start_worker(SlowPredictor())
     seen = check_while_stored(clean_db, 450, timeout=90)
     assert len({c for c, _ in seen}) >= 3, f"too few distinct checkpoints to test anything: {seen[:5]}"
     late = judged_early(seen, times)
     assert late == [], f"{len(late)} check(s) judged windows that later got articles: {late[:3]}"
+    decided_as_a_replay_would(clean_db, [worker])
 
 
 def test_checks_while_a_second_worker_joins_mid_stream_never_judge_a_window_early(
@@ -134,7 +140,7 @@ def test_checks_while_a_second_worker_joins_mid_stream_never_judge_a_window_earl
         own.metrics.worker_id = name
         return own
 
-    start_worker(SlowPredictor(seconds=0.3), settings=member("first"))
+    first = start_worker(SlowPredictor(seconds=0.3), settings=member("first"))
     joined = []
 
     def join_once(stored: int) -> None:
@@ -147,6 +153,29 @@ def test_checks_while_a_second_worker_joins_mid_stream_never_judge_a_window_earl
     assert owners == {"first", "second"}, f"the second worker never took a partition over: {owners}"
     late = judged_early(seen, times)
     assert late == [], f"{len(late)} check(s) judged windows that later got articles: {late[:3]}"
+    decided_as_a_replay_would(clean_db, [first, *joined])
+
+
+def decided_as_a_replay_would(engine: Engine, workers: list) -> None:
+    """Once the stream is stored and the partitions go quiet, the alerts the checks decided while it was being
+    read are those one replay of the stored stream decides, figures and groups included (steps on one grid)."""
+    for worker in workers:
+        worker.stop()
+    with engine.begin() as conn:  # the partitions went quiet a while ago
+        conn.execute(text("update partition_progress set stored_at = stored_at - interval '1 hour', lag = 0"))
+    with Session(engine) as session, session.begin():
+        NegativeShareDetector(RULES).check(session=session)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session:
+        live = list(session.scalars(select(Alert)))
+    replayed = replay_alerts(RULES, factory).alerts
+
+    def decided(alerts):
+        return sorted(((a.scope, a.status, a.opened_at, a.resolved_at, a.opening, a.peak, a.resolution)
+                       for a in alerts), key=lambda d: (d[2], d[0]))
+
+    assert any(a.opened_at > BURST[0] for a in live), "the burst raised no alert: nothing to compare"
+    assert decided(live) == decided(replayed)
 
 
 def _count(engine: Engine) -> int:
