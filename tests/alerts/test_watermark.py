@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text, update
 
 from monitor.alerts import backfill_alerts, check_alerts, replay_alerts
 from monitor.alerts.detector import BackfillOverlap, get_checkpoint
+from monitor.alerts.status import Progress
 from monitor.alerts.watermark import JUST_BEFORE, PartitionState, Watermark, grid_ceil, grid_floor
 from monitor.model.prediction import TextPrediction
 from monitor.store import transaction
@@ -130,6 +131,18 @@ def test_steps_end_on_one_grid_from_the_epoch_and_a_quiet_feed_is_judged_to_its_
     level = PartitionState("news", 0, on, None)
     assert Watermark([level]).judge_until(t, t + timedelta(days=1), step) == on - step
     assert Watermark([PartitionState("news", 0, None, None, True)]).judge_until(t, t, step) is None
+
+
+def test_the_status_line_says_how_far_the_next_check_will_judge():
+    latest = T0 + timedelta(hours=5, minutes=3)
+    ahead = Progress(T0 + timedelta(hours=4), latest, T0 + timedelta(hours=5), ["news[1] (…)"], [])
+    assert ahead.line().endswith(f"latest event {latest.isoformat()}; the next check judges up to "
+                                 f"{(T0 + timedelta(hours=5)).isoformat()}, held by news[1] (…)")
+    level = Progress(T0 + timedelta(hours=5), latest, T0 + timedelta(hours=5), [], ["news[3] (…)"])
+    assert "the next check waits for the next step's end; going on without news[3] (…) (not moving)" in level.line()
+    assert Progress(None, latest, None, ["news[2] (…)"], []).line() == (
+        f"detector not run yet; latest event {latest.isoformat()}; the next check waits at its checkpoint, "
+        "held by news[2] (…)")
 
 
 # -- what the worker writes ---------------------------------------------------------------------
