@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 
 from monitor.alerts.addresses import IPAddress, parse_webhook_url, refuse_private, resolve_host
+from monitor.alerts.deadline import DeadlineTransport, attempt_deadline
 from monitor.alerts.errors import UnsafeWebhookURL
 from monitor.alerts.payloads import encode_body
 from monitor.alerts.retry import parse_retry_after
@@ -16,6 +17,7 @@ from monitor.alerts.signing import signed_headers
 from monitor.store.orm import WebhookDelivery, WebhookEndpoint
 
 USER_AGENT = "fin-news-monitor-webhooks/1"
+DEFAULT_ATTEMPT_SECONDS = 10.0  # a client made without a read timeout still ends each attempt
 
 
 @dataclass(frozen=True)
@@ -31,20 +33,22 @@ class AttemptOutcome:
 
 def make_client(timeout_seconds: float) -> httpx.Client:
     # No redirects (a 3xx could point anywhere, past the guard) and no proxies from the environment
-    # (the guard checks the address we actually connect to).
-    return httpx.Client(
-        timeout=timeout_seconds, follow_redirects=False, trust_env=False, headers={"user-agent": USER_AGENT}
-    )
+    # (the guard checks the address we actually connect to). The transport bounds each attempt as a whole
+    # (``deadline``): httpx's timeout alone bounds each read, which a trickling receiver never exceeds.
+    return httpx.Client(timeout=timeout_seconds, follow_redirects=False, trust_env=False,
+                        headers={"user-agent": USER_AGENT}, transport=DeadlineTransport())
 
 
 def send_delivery(
     client: httpx.Client, endpoint: WebhookEndpoint, delivery: WebhookDelivery, *, allow_private: bool
 ) -> AttemptOutcome:
+    """One attempt, over within the client's timeout in all (connecting, sending, the whole answer)."""
     started = time.perf_counter()
     body = encode_body(delivery.payload)
     headers = signed_headers(endpoint.secret, delivery.webhook_id, int(time.time()), body)
     try:
-        response = _post_pinned(client, endpoint.url, headers, body, allow_private=allow_private)
+        with attempt_deadline(client.timeout.read or DEFAULT_ATTEMPT_SECONDS):
+            response = _post_pinned(client, endpoint.url, headers, body, allow_private=allow_private)
     except UnsafeWebhookURL as exc:
         return AttemptOutcome(None, str(exc), _ms_since(started), refused=True)
     except (httpx.HTTPError, OSError) as exc:

@@ -1,0 +1,96 @@
+"""A whole-attempt deadline for webhook requests.
+
+httpx's timeouts bound each socket operation, not the request (encode/httpx#1450, open): a receiver that
+accepts and then sends one byte of its answer every so often, never waiting a whole timeout, keeps a request
+alive for ever, and with it the relay's pass and every delivery behind it. So the client's connections go
+through a network backend whose every read and write waits at most what is left of the attempt's deadline
+(``attempt_deadline``), and fails with httpcore's own timeout errors, which httpx maps to ``ReadTimeout`` and
+``WriteTimeout`` as usual (and then closes that connection).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ssl
+import time
+import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpcore
+import httpx
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("webhook_deadline", default=None)
+
+
+@contextmanager
+def attempt_deadline(seconds: float) -> Iterator[None]:
+    """Every network operation of the requests made inside ends within ``seconds`` from now, in all."""
+    token = _DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _within_deadline(timeout: float | None, error: type[Exception]) -> float | None:
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the webhook attempt ran past its deadline")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _within_deadline(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _within_deadline(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _within_deadline(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(host, port, _within_deadline(timeout, httpcore.ConnectTimeout),
+                                         local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, _within_deadline(timeout, httpcore.ConnectTimeout),
+                                                 socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """httpx's own transport over the deadline-aware backend (its request and response handling unchanged)."""
+
+    def __init__(self) -> None:
+        super().__init__(trust_env=False)
+        # HTTPTransport takes no network backend, so its pool is built again here as it builds it (no proxy).
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(trust_env=False),
+                                             max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
+                                             network_backend=_DeadlineBackend())
