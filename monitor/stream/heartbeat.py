@@ -145,7 +145,8 @@ class HeartbeatReporter:
                 log.warning("cannot write the heartbeat of %s (%s); retrying with back-off", self.worker_id,
                             type(exc).__name__)
             self._failures += 1
-            delay = min(max(self._interval, RETRY_CAP_SECONDS), self._interval * 2 ** self._failures)
+            # (the exponent is capped: a day-long outage must not overflow the float)
+            delay = min(max(self._interval, RETRY_CAP_SECONDS), self._interval * 2 ** min(self._failures, 20))
             self._retry_at = self._clock() + delay  # from the end of the try: a hung one took its deadline
             return False
         self._failures, self._retry_at = 0, None

@@ -90,3 +90,12 @@ def test_a_resume_writes_at_once_and_an_announcement_says_whether_it_was_written
     db.down = False
     reporter.answered()  # the worker saw the store answer: no waiting out the back-off
     assert reporter.may_write() and reporter.report_backlog({("news", 0): 7}) is True
+
+
+def test_a_day_long_outage_keeps_trying_every_cap_without_overflowing():
+    clock, db = Clock(), Database()
+    reporter = HeartbeatReporter("w", db, interval=5.0, clock=clock)  # a float, as the setting is
+    for _ in range(3000):  # about a day of tries at the cap
+        reporter.beat(Totals(), "v1", {})
+        clock.now += RETRY_CAP_SECONDS
+    assert db.tries == 3000 and reporter.due()
