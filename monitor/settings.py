@@ -233,7 +233,9 @@ class AlertSettings(BaseModel):
     cooldown_minutes: int = Field(60, ge=0, description="After resolving, no new alert for the scope this long.")
     check_interval_seconds: int = Field(60, ge=1, description="How often the scheduler runs the detector.")
     step_minutes: int = Field(
-        10, ge=1, description="Event-time step between evaluated windows; a run steps through all unevaluated time."
+        10, ge=1, description="Event-time step between evaluated windows, which end on multiples of it since the "
+        "epoch (so checks, backfills and replays judge the same windows); a run steps through all unevaluated time. "
+        "An alert waits for its step's end."
     )
     partition_idle_seconds: int = Field(
         60,
