@@ -179,9 +179,10 @@ class NegativeShareDetector:
             raise BackfillOverlap(f"nothing to evaluate: --until {until.isoformat()} is not after {since.isoformat()}")
         if not n_steps:
             first = grid_floor(since, self.step) + self.step
-            raise BackfillOverlap(f"nothing to evaluate: no {self.settings.step_minutes}-minute step ends between "
-                                  f"{since.isoformat()} and {end.isoformat()} (steps end on a grid; the next at "
-                                  f"{first.isoformat()}, once the data reaches it)")
+            bound = end if until is None else until
+            raise BackfillOverlap(f"nothing to evaluate: steps end every {self.settings.step_minutes} minutes on a "
+                                  f"grid and none ends after {since.isoformat()} and at or before {bound.isoformat()} "
+                                  f"(the next at {first.isoformat()}, judged once the data reaches it)")
         if clean_slate:
             for table in (Alert, AlertGroup, AlertMute):  # webhook deliveries of the alerts go with them (cascade)
                 session.execute(delete(table))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -322,6 +323,20 @@ def test_a_backfill_stops_at_the_watermark_unless_told_where_to_stop(session_fac
     feed.store(1, parts[1][len(parts[1]) // 2:])
     end = min(parts[0][-1].at, parts[1][-1].at)
     assert backfill_alerts(RULES, session_factory, since=judged).now == on_grid(end - JUST_BEFORE)
+
+
+def test_an_explicit_until_judges_to_the_last_step_end_before_it_and_a_stretch_without_one_is_refused(
+        session_factory):
+    Feed(session_factory).store(0, [Item(T0 + timedelta(minutes=m), "Macro", "neutral") for m in range(0, 600, 5)])
+    nope = r"steps end every 10 minutes on a grid and none ends after \S*:41:00\S* and at or before \S*:45:00\S* "
+    nxt = re.escape(f"(the next at {(T0 + timedelta(minutes=110)).isoformat()}")
+    with pytest.raises(BackfillOverlap, match=nope + nxt):
+        backfill_alerts(RULES, session_factory, since=T0 + timedelta(minutes=101), until=T0 + timedelta(minutes=105))
+    done = backfill_alerts(RULES, session_factory, until=T0 + timedelta(minutes=137))
+    assert done.now == T0 + timedelta(minutes=130) == checkpoint(session_factory)
+    later = backfill_alerts(RULES, session_factory, since=done.now, until=T0 + timedelta(days=30))
+    assert later.now == T0 + timedelta(minutes=600)  # not past the latest event's step
+    assert later.steps == 47
 
 
 def test_without_the_watermark_a_check_judges_windows_a_slower_partition_fills_later(session_factory):
