@@ -276,7 +276,8 @@ class AlertSettings(BaseModel):
 class WebhookSettings(BaseModel):
     timeout_seconds: float = Field(
         10.0, gt=0, allow_inf_nan=False,
-        description="Each delivery attempt ends within this long, in all (connecting, sending, the whole answer).",
+        description="Each delivery attempt ends within this long, in all (resolving the host, connecting, sending, "
+        "the whole answer).",
     )
     max_attempts: int = Field(12, ge=1, description="Attempts before a delivery is marked failed.")
     backoff_base_seconds: float = Field(

@@ -5,21 +5,24 @@ accepts and then sends one byte of its answer every so often, never waiting a wh
 alive for ever, and with it the relay's pass and every delivery behind it. So the client's connections go
 through a network backend whose every read and write waits at most what is left of the attempt's deadline
 (``attempt_deadline``), and fails with httpcore's own timeout errors, which httpx maps to ``ReadTimeout`` and
-``WriteTimeout`` as usual (and then closes that connection).
+``WriteTimeout`` as usual (and then closes that connection). The host's name is resolved within the same
+deadline (``resolve_in_time``).
 """
 
 from __future__ import annotations
 
 import contextvars
 import ssl
+import threading
 import time
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpcore
 import httpx
 
+T = typing.TypeVar("T")
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("webhook_deadline", default=None)
 
 
@@ -31,6 +34,31 @@ def attempt_deadline(seconds: float) -> Iterator[None]:
         yield
     finally:
         _DEADLINE.reset(token)
+
+
+def resolve_in_time(resolve: Callable[[str, int], T], host: str, port: int) -> T:
+    """``resolve(host, port)`` within what is left of the attempt's deadline. ``getaddrinfo`` takes no timeout and
+    a resolver that never answers costs the C library's retries (5 s each, per name server); past the deadline the
+    attempt fails as a connect timeout and the lookup is left to finish in a daemon thread."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return resolve(host, port)
+    box: dict[str, typing.Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = resolve(host, port)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="webhook-resolve", daemon=True)
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if thread.is_alive():
+        raise httpx.ConnectTimeout(f"resolving {host!r} ran past the webhook attempt's deadline")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _within_deadline(timeout: float | None, error: type[Exception]) -> float | None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 
 from monitor.alerts.addresses import IPAddress, parse_webhook_url, refuse_private, resolve_host
-from monitor.alerts.deadline import DeadlineTransport, attempt_deadline
+from monitor.alerts.deadline import DeadlineTransport, attempt_deadline, resolve_in_time
 from monitor.alerts.errors import UnsafeWebhookURL
 from monitor.alerts.payloads import encode_body
 from monitor.alerts.retry import parse_retry_after
@@ -42,7 +42,7 @@ def make_client(timeout_seconds: float) -> httpx.Client:
 def send_delivery(
     client: httpx.Client, endpoint: WebhookEndpoint, delivery: WebhookDelivery, *, allow_private: bool
 ) -> AttemptOutcome:
-    """One attempt, over within the client's timeout in all (connecting, sending, the whole answer)."""
+    """One attempt, over within the client's timeout in all (resolving, connecting, sending, the whole answer)."""
     started = time.perf_counter()
     body = encode_body(delivery.payload)
     headers = signed_headers(endpoint.secret, delivery.webhook_id, int(time.time()), body)
@@ -67,7 +67,7 @@ def _post_pinned(
 ) -> httpx.Response:
     """Resolve once, check, then connect to that very address (no DNS rebinding between check and use)."""
     _, host, port = parse_webhook_url(url)
-    addresses = resolve_host(host, port)
+    addresses = resolve_in_time(resolve_host, host, port)
     refuse_private(host, addresses, allow_private=allow_private)
     last_error: httpx.HTTPError | None = None
     for address in addresses:

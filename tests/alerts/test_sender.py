@@ -34,3 +34,34 @@ def test_http_ipv6_address_is_bracketed_and_has_no_sni():
 def test_client_neither_follows_redirects_nor_reads_proxy_settings():
     with make_client(1.0) as client:
         assert client.follow_redirects is False and client.trust_env is False
+
+
+def test_a_resolver_that_never_answers_costs_the_attempt_its_timeout_not_more(monkeypatch):
+    """getaddrinfo takes no timeout: the lookup runs within the attempt's deadline and fails it as a timeout."""
+    import socket
+    import threading
+    import time
+
+    from monitor.alerts.sender import send_delivery
+    from monitor.alerts.signing import generate_secret
+    from monitor.store.orm import WebhookDelivery, WebhookEndpoint
+
+    release = threading.Event()
+
+    def silent_resolver(*args, **kwargs):
+        release.wait(30)  # a name server that drops the query
+        raise socket.gaierror("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent_resolver)
+    endpoint = WebhookEndpoint(url="https://hooks.example.com/x", secret=generate_secret())
+    delivery = WebhookDelivery(webhook_id="msg_1", payload={"type": "ping"})
+    try:
+        with make_client(0.5) as client:
+            started = time.monotonic()
+            outcome = send_delivery(client, endpoint, delivery, allow_private=False)
+            took = time.monotonic() - started
+    finally:
+        release.set()
+    assert took < 1.5, f"the attempt took {took:.1f} s"
+    assert outcome.status_code is None and not outcome.refused  # a timeout: retried like any other
+    assert "ConnectTimeout" in outcome.error and "hooks.example.com" in outcome.error
