@@ -15,7 +15,7 @@ from monitor.alerts import CheckResult, check_alerts
 from monitor.alerts.watermark import grid_floor
 from monitor.settings import AlertSettings
 from monitor.store import transaction
-from monitor.store.orm import Article, Prediction
+from monitor.store.orm import Alert, Article, Prediction
 
 _offsets = itertools.count()
 
@@ -111,6 +111,20 @@ def replay(
                 return results
         pending.append(item)
     return results
+
+
+def decisions(alerts: Iterable[Alert]) -> list[tuple]:
+    """Everything an alert decided, its figures included (row and group ids aside): what a replay must repeat."""
+    return sorted(((a.scope, a.status, a.opened_at, a.resolved_at, a.window_minutes, a.peak_share, a.opening, a.peak,
+                    a.resolution) for a in alerts), key=lambda d: (d[2], d[0]))
+
+
+def grouping(alerts: Iterable[Alert]) -> list[tuple]:
+    """Which alerts went out in one notification, by when and what they opened on."""
+    groups: dict[int | None, list] = {}
+    for a in alerts:
+        groups.setdefault(a.group_id, []).append((a.opened_at, a.scope))
+    return sorted(tuple(sorted(g)) for g in groups.values())
 
 
 # The detector's rules for these streams, whose predictions carry three fixed probabilities (negative 0.9, neutral

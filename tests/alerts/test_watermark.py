@@ -24,7 +24,7 @@ from monitor.stream.heartbeat import HeartbeatReporter
 from monitor.stream.message import NewsMessage
 from monitor.stream.sink import PostgresSink, ScoredArticle
 
-from .streams import LABEL_RULES, T0, TOPICS, Item, stream, volume_burst
+from .streams import LABEL_RULES, T0, TOPICS, Item, decisions, grouping, stream, volume_burst
 
 pytestmark = pytest.mark.integration
 
@@ -421,19 +421,6 @@ def test_no_article_is_stored_into_a_window_already_judged(session_factory, case
         assert session.scalar(select(func.count()).select_from(Article)) == sum(len(q) for q in queues.values())
 
 
-def _decisions(alerts) -> list[tuple]:
-    """Everything an alert decided, its figures included (row and group ids aside)."""
-    return sorted(((a.scope, a.status, a.opened_at, a.resolved_at, a.window_minutes, a.peak_share, a.opening, a.peak,
-                    a.resolution) for a in alerts), key=lambda d: (d[2], d[0]))
-
-
-def _grouping(alerts) -> list[tuple]:
-    groups: dict[int, list] = {}
-    for a in alerts:
-        groups.setdefault(a.group_id, []).append((a.opened_at, a.scope))
-    return sorted(tuple(sorted(g)) for g in groups.values())
-
-
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=deliveries(burst=True), signal=st.sampled_from(["label", "reading"]))
@@ -459,8 +446,8 @@ def test_checks_run_at_any_moments_decide_what_one_replay_of_the_whole_stream_de
         live = list(session.scalars(select(Alert)))
         session.expunge_all()
     replayed = replay_alerts(rules, session_factory).alerts
-    assert _decisions(live) == _decisions(replayed)
-    assert _grouping(live) == _grouping(replayed)
+    assert decisions(live) == decisions(replayed)
+    assert grouping(live) == grouping(replayed)
 
 
 def test_the_replay_property_has_alerts_to_compare(session_factory):

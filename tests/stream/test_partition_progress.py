@@ -19,6 +19,7 @@ from monitor.alerts import replay_alerts
 from monitor.alerts.detector import NegativeShareDetector, get_checkpoint
 from monitor.settings import AlertSettings, Settings
 from monitor.store.orm import Alert, Article
+from tests.alerts.streams import decisions, grouping
 
 from .conftest import wait_until
 from .fakes import FakePredictor
@@ -169,13 +170,9 @@ def decided_as_a_replay_would(engine: Engine, workers: list) -> None:
     with factory() as session:
         live = list(session.scalars(select(Alert)))
     replayed = replay_alerts(RULES, factory).alerts
-
-    def decided(alerts):
-        return sorted(((a.scope, a.status, a.opened_at, a.resolved_at, a.opening, a.peak, a.resolution)
-                       for a in alerts), key=lambda d: (d[2], d[0]))
-
     assert any(a.opened_at > BURST[0] for a in live), "the burst raised no alert: nothing to compare"
-    assert decided(live) == decided(replayed)
+    assert decisions(live) == decisions(replayed)
+    assert grouping(live) == grouping(replayed)
 
 
 def _count(engine: Engine) -> int:
