@@ -24,23 +24,31 @@ DEFAULT_FETCH_MAX_WAIT_MS = 500  # kafka-python's
 
 
 @contextmanager
-def broker_errors(settings: KafkaSettings) -> Iterator[None]:
-    """Turn "no broker answered" into a one-line :class:`BrokerUnavailable` naming the setting.
-
-    While bootstrapping, kafka-python logs every refused connection; the one line replaces them.
-    """
+def quiet_kafka() -> Iterator[None]:
+    """kafka-python's own log below CRITICAL is silenced meanwhile: what it says about sockets then is expected."""
     kafka_log = logging.getLogger("kafka")
     level = kafka_log.level
     kafka_log.setLevel(logging.CRITICAL)
     try:
         yield
+    finally:
+        kafka_log.setLevel(level)
+
+
+@contextmanager
+def broker_errors(settings: KafkaSettings) -> Iterator[None]:
+    """Turn "no broker answered" into a one-line :class:`BrokerUnavailable` naming the setting.
+
+    While bootstrapping, kafka-python logs every refused connection; the one line replaces them.
+    """
+    try:
+        with quiet_kafka():
+            yield
     except (KafkaConnectionError, KafkaTimeoutError) as exc:
         raise BrokerUnavailable(
             f"cannot reach Kafka at {settings.bootstrap_servers} ({exc}); "
             f"check {BOOTSTRAP_SETTING} and that the broker is running"
         ) from None
-    finally:
-        kafka_log.setLevel(level)
 
 
 def _base(settings: KafkaSettings, role: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from monitor.stream.backoff import Backoff
 from monitor.stream.batching import RecordBatch, first_offsets, next_offsets, partition_of
+from monitor.stream.clients import quiet_kafka
 from monitor.stream.deadletter import DeadLetter, DeadLetterQueue
 from monitor.stream.errors import Backpressure, BatchFailure, SystemicFailure
 from monitor.stream.heartbeat import HeartbeatReporter
@@ -220,7 +221,9 @@ class ConsumerEngine:
         self._drop_in_flight()
         try:
             self._store.close(STORE_CLOSE_SECONDS)
-            self._consumer.close(autocommit=False)
+            # kafka-python 3 may log a traceback for a socket it is closing itself (a read racing the close)
+            with quiet_kafka():
+                self._consumer.close(autocommit=False)
         finally:
             self._dead_letters.close()
         t = self.metrics.totals
