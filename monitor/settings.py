@@ -356,6 +356,11 @@ class LearningSettings(BaseModel):
         "analysts' labels (0-1; default off). Warm: keeps what the champion knew while the labels teach; from "
         "scratch: beside its hard labels when SCRATCH_TEACHER is on.",
     )
+    text_preprocessing: Literal["none", "strip_links", "strip_links+name_symbols"] | None = Field(
+        None, json_schema_extra=_recipe("text_preprocessing"),
+        description="What the tokenizer is shown in a from-scratch retrain: strip_links+name_symbols also writes "
+        "emoji and symbols as words (default: the preset's, strip_links; a warm retrain keeps the champion's).",
+    )
     training_timeout_minutes: int = Field(
         240, ge=1, description="A training subprocess running longer than this is killed and the run fails."
     )

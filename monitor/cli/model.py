@@ -22,6 +22,12 @@ class PresetName(StrEnum):
     warm = "warm"
 
 
+class Preprocessing(StrEnum):
+    none = "none"
+    strip_links = "strip_links"
+    name_symbols = "strip_links+name_symbols"
+
+
 class TaskName(StrEnum):
     topic = "topic"
     sentiment = "sentiment"
@@ -63,6 +69,10 @@ def train(
     layer_decay: float = typer.Option(
         None, "--layer-decay", help="Layer-wise learning-rate decay: each encoder block below the top trains at this "
         "factor of the one above (e.g. 0.9)."
+    ),
+    text_preprocessing: Preprocessing = typer.Option(
+        None, "--text-preprocessing", help="What the tokenizer is shown (default: the preset's, strip_links; a warm "
+        "start keeps its source's): strip_links+name_symbols also writes emoji and symbols as words."
     ),
     data_root: Path = typer.Option(
         None, "--data-root", help="Folder laid out like monitor/datasets, used instead of it."
@@ -113,6 +123,7 @@ def train(
         replay_per_corpus=replay, domains=_domains(domains), ema_decay=ema_decay, layer_decay=layer_decay,
         distillation=distill, distill_with_pseudo_labels=with_pseudo_labels or None,
         distill_missing_only=missing_only or None,
+        text_preprocessing=text_preprocessing.value if text_preprocessing else None,
     )
     from monitor.model.directory import ModelDirectory
 

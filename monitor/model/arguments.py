@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from monitor.model.config import TextPreprocessing
 from monitor.model.errors import TrainingDataError
 
 
@@ -26,7 +27,7 @@ class TrainingArguments:
     max_length: int = 64
     pooling: Literal["mean", "cls"] = "mean"
     # Applied to every text before the tokenizer, recorded in the model's config and applied by the predictor.
-    text_preprocessing: Literal["none", "strip_links"] = "strip_links"
+    text_preprocessing: TextPreprocessing = "strip_links"
     dropout: float = 0.1
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"
     loss_weights: dict[str, float] = field(default_factory=lambda: {"topic": 1.0, "sentiment": 1.0})

@@ -15,7 +15,7 @@ FORMAT = "fin-news-monitor/multitask-v1"
 
 Pooling = Literal["mean", "cls"]
 LossWeighting = Literal["fixed", "uncertainty"]
-TextPreprocessing = Literal["none", "strip_links"]
+TextPreprocessing = Literal["none", "strip_links", "strip_links+name_symbols"]
 
 
 @dataclass
@@ -38,8 +38,9 @@ class ModelConfig:
     # logits by it before the softmax. Absent (older directories) means 1.0: raw probabilities.
     temperatures: dict[str, float] = field(default_factory=dict)
     # What is done to a text before the tokenizer, at training and serving alike. strip_links drops URLs
-    # (t.co links are random strings: about 16 tokens of noise per finance tweet). Absent (older
-    # directories) means none: those models were trained on raw texts and are served raw.
+    # (t.co links are random strings: about 16 tokens of noise per finance tweet); name_symbols writes emoji
+    # and other symbols as words (monitor.text). Absent (older directories) means none: those models were
+    # trained on raw texts and are served raw.
     text_preprocessing: TextPreprocessing = "none"
     format: str = FORMAT
 

@@ -15,6 +15,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from monitor.model.modeling import MultiTaskModel
+from monitor.model.symbols import name_symbols
 from monitor.text import strip_links
 
 
@@ -68,6 +69,8 @@ def prepare_texts(texts: Sequence[str], preprocessing: str = "none") -> list[str
     """What the tokenizer sees: the model's ``text_preprocessing`` applied (one rule for training and serving)."""
     if preprocessing == "strip_links":
         return [strip_links(t) for t in texts]
+    if preprocessing == "strip_links+name_symbols":
+        return [name_symbols(strip_links(t)) for t in texts]
     if preprocessing != "none":
         raise ValueError(f"unknown text_preprocessing {preprocessing!r}")
     return list(texts)
