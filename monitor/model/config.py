@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from monitor.model.errors import ModelLoadError
 
@@ -71,6 +71,12 @@ class ModelConfig:
             raise ModelLoadError(
                 f"{path} is not a multi-task model config (format {raw.get('format')!r}); "
                 "point at a directory written by `monitor train`"
+            )
+        preprocessing = raw.get("text_preprocessing", "none")
+        if preprocessing not in get_args(TextPreprocessing):
+            raise ModelLoadError(
+                f"{path}: text_preprocessing {preprocessing!r} is unknown to this release (it knows "
+                f"{', '.join(get_args(TextPreprocessing))}); serve it with the release that trained it, or retrain"
             )
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})

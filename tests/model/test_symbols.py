@@ -94,3 +94,22 @@ def test_the_retrain_setting_offers_every_preprocessing_a_model_knows():
     annotation = LearningSettings.model_fields["text_preprocessing"].annotation
     offered = {a for arg in get_args(annotation) for a in get_args(arg)}
     assert offered == set(get_args(TextPreprocessing))
+
+
+@pytest.mark.parametrize("preprocessing", ["strip_links+name_emoji", None, ["strip_links"]])
+def test_a_model_whose_preprocessing_this_release_does_not_know_is_refused_in_one_line(
+        tiny_model_dir, tmp_path, preprocessing):
+    """Served with the wrong preprocessing, a model reads other tokens than it learned from, silently."""
+    import json
+    import shutil
+
+    from monitor.model.errors import ModelLoadError
+
+    odd = tmp_path / "odd"
+    shutil.copytree(tiny_model_dir, odd)
+    raw = json.loads((odd / "config.json").read_text())
+    raw["text_preprocessing"] = preprocessing
+    (odd / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelLoadError, match="text_preprocessing .* is unknown to this release") as caught:
+        ModelConfig.load(odd)
+    assert "\n" not in str(caught.value)
