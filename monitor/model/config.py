@@ -39,8 +39,8 @@ class ModelConfig:
     temperatures: dict[str, float] = field(default_factory=dict)
     # What is done to a text before the tokenizer, at training and serving alike. strip_links drops URLs
     # (t.co links are random strings: about 16 tokens of noise per finance tweet); name_symbols writes emoji
-    # and other symbols as words (monitor.text). Absent (older directories) means none: those models were
-    # trained on raw texts and are served raw.
+    # and other symbols as words (monitor.model.symbols). Absent (older directories) means none: those models
+    # were trained on raw texts and are served raw.
     text_preprocessing: TextPreprocessing = "none"
     format: str = FORMAT
 
