@@ -94,6 +94,9 @@ def test_the_retrain_setting_offers_every_preprocessing_a_model_knows():
     annotation = LearningSettings.model_fields["text_preprocessing"].annotation
     offered = {a for arg in get_args(annotation) for a in get_args(arg)}
     assert offered == set(get_args(TextPreprocessing))
+    overrides = LearningSettings(text_preprocessing=NAMED).recipe_overrides(warm=False)
+    assert preset("full", **overrides).text_preprocessing == NAMED
+    assert preset("full", **LearningSettings().recipe_overrides(warm=False)).text_preprocessing == "strip_links"
 
 
 @pytest.mark.parametrize("preprocessing", ["strip_links+name_emoji", None, ["strip_links"]])
