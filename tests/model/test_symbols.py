@@ -101,3 +101,10 @@ def test_a_model_whose_preprocessing_this_release_does_not_know_is_refused_in_on
     with pytest.raises(ModelLoadError, match="text_preprocessing .* is unknown to this release") as caught:
         ModelConfig.load(odd)
     assert "\n" not in str(caught.value)
+
+
+def test_every_emoji_the_library_knows_is_named_even_glued_between_words():
+    """The skip for texts without an emoji's character must never skip one: all of them, not a chosen few."""
+    left = [e for e in emoji.EMOJI_DATA if emoji.emoji_count(name_symbols(f"$TSLA{e}moon…")) > 0]
+    assert not left, left[:10]
+    assert len(emoji.EMOJI_DATA) > 3000
