@@ -17,6 +17,7 @@ import threading
 import time
 import typing
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 
 import httpcore
@@ -36,29 +37,52 @@ def attempt_deadline(seconds: float) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
+MAX_LOOKUPS = 8
+"""Name lookups in flight at once in this process; past it an attempt fails at once rather than start another."""
+
+_lookups: dict[tuple[typing.Any, str, int], Future[typing.Any]] = {}
+_lookups_lock = threading.Lock()
+
+
 def resolve_in_time(resolve: Callable[[str, int], T], host: str, port: int) -> T:
     """``resolve(host, port)`` within what is left of the attempt's deadline. ``getaddrinfo`` takes no timeout and
     a resolver that never answers costs the C library's retries (5 s each, per name server); past the deadline the
-    attempt fails as a connect timeout and the lookup is left to finish in a daemon thread."""
+    attempt fails as a connect timeout and the lookup is left to finish in a daemon thread.
+
+    A lookup of a name already being looked up waits for that one instead of starting another, and at most
+    ``MAX_LOOKUPS`` run at once: against a resolver that has stopped answering, attempt after attempt does not
+    leave thread after thread behind."""
     deadline = _DEADLINE.get()
     if deadline is None:
         return resolve(host, port)
-    box: dict[str, typing.Any] = {}
+    key = (resolve, host, port)
+    with _lookups_lock:
+        lookup = _lookups.get(key)
+        if lookup is None:
+            if len(_lookups) >= MAX_LOOKUPS:
+                raise httpx.ConnectTimeout(
+                    f"resolving {host!r}: {len(_lookups)} name lookups are already waiting on the resolver")
+            lookup = _lookups[key] = Future()
+            threading.Thread(target=_look_up, args=(key, lookup, resolve, host, port), name="webhook-resolve",
+                             daemon=True).start()
+    try:
+        return lookup.result(max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        raise httpx.ConnectTimeout(f"resolving {host!r} ran past the webhook attempt's deadline") from None
 
-    def run() -> None:
-        try:
-            box["value"] = resolve(host, port)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
-            box["error"] = exc
 
-    thread = threading.Thread(target=run, name="webhook-resolve", daemon=True)
-    thread.start()
-    thread.join(max(0.0, deadline - time.monotonic()))
-    if thread.is_alive():
-        raise httpx.ConnectTimeout(f"resolving {host!r} ran past the webhook attempt's deadline")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+def _look_up(key: tuple[typing.Any, str, int], lookup: Future[typing.Any], resolve: Callable[[str, int], typing.Any],
+             host: str, port: int) -> None:
+    try:
+        value = resolve(host, port)
+    except BaseException as exc:  # noqa: BLE001 - handed to every caller waiting on it
+        with _lookups_lock:
+            del _lookups[key]
+        lookup.set_exception(exc)
+        return
+    with _lookups_lock:
+        del _lookups[key]
+    lookup.set_result(value)
 
 
 def _within_deadline(timeout: float | None, error: type[Exception]) -> float | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,26 +25,66 @@ FETCH_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_FETCH_MAX_WAIT_MS = 500  # kafka-python's
 
 
+class _QuietThreads(logging.Filter):
+    """Drops kafka-python's records below CRITICAL that come from the threads being quieted, and no others."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.idents: Counter[int] = Counter()
+        self.names: Counter[str] = Counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.CRITICAL or not (self.idents[record.thread or 0] > 0
+                                                          or self.names[record.threadName or ""] > 0)
+
+
+_QUIET = _QuietThreads()
+
+
+def _kafka_loggers() -> Iterator[logging.Logger]:
+    # A logger's filters see only the records made on it, not its children's: each of kafka-python's module
+    # loggers (``kafka.conn``, ``kafka.net.selector``, ...) carries the filter, those imported later too.
+    yield logging.getLogger("kafka")
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith("kafka.") and isinstance(logger, logging.Logger):
+            yield logger
+
+
 @contextmanager
-def quiet_kafka() -> Iterator[None]:
-    """kafka-python's own log below CRITICAL is silenced meanwhile: what it says about sockets then is expected."""
-    kafka_log = logging.getLogger("kafka")
-    level = kafka_log.level
-    kafka_log.setLevel(logging.CRITICAL)
+def quiet_kafka(client_id: str | None = None) -> Iterator[None]:
+    """kafka-python's log below CRITICAL is silenced meanwhile, for this thread and the background threads of the
+    client ``client_id`` (kafka-python 3 names its I/O thread ``kafka-io-<client_id>`` and a producer's sender
+    ``<client_id>-network-thread``): what they say about sockets then is expected. Other clients' and threads'
+    records still show (two clients of one process with the same ``client_id`` share those thread names). A
+    kafka-python module logger first made while a quiet is in effect is covered from the next one on."""
+    for logger in _kafka_loggers():
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
+    ident = threading.get_ident()
+    names = [f"kafka-io-{client_id}", f"{client_id}-network-thread"] if client_id else []
+    with _QUIET.lock:
+        _QUIET.idents[ident] += 1
+        _QUIET.names.update(names)
     try:
         yield
     finally:
-        kafka_log.setLevel(level)
+        with _QUIET.lock:
+            _QUIET.idents.subtract([ident])
+            _QUIET.names.subtract(names)
+            for counter in (_QUIET.idents, _QUIET.names):
+                for key in [k for k, n in counter.items() if n <= 0]:
+                    del counter[key]
 
 
 @contextmanager
-def broker_errors(settings: KafkaSettings) -> Iterator[None]:
+def broker_errors(settings: KafkaSettings, client_id: str | None = None) -> Iterator[None]:
     """Turn "no broker answered" into a one-line :class:`BrokerUnavailable` naming the setting.
 
     While bootstrapping, kafka-python logs every refused connection; the one line replaces them.
     """
     try:
-        with quiet_kafka():
+        with quiet_kafka(client_id):
             yield
     except (KafkaConnectionError, KafkaTimeoutError) as exc:
         raise BrokerUnavailable(
@@ -98,20 +140,21 @@ def make_consumer(
         "max_poll_interval_ms": settings.max_poll_interval_ms,
         **overrides,
     }
-    with broker_errors(settings):
+    with broker_errors(settings, options["client_id"]):
         return KafkaConsumer(**options)
 
 
 def make_producer(settings: KafkaSettings, role: str = "producer", **overrides: Any) -> KafkaProducer:
     options = {**_base(settings, role), "acks": "all", "linger_ms": 5, **overrides}
-    with broker_errors(settings):
+    with broker_errors(settings, options["client_id"]):
         return KafkaProducer(**options)
 
 
 def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> bool:
     """Create ``topic`` when it is missing; True when it was created."""
-    with broker_errors(settings):
-        admin = KafkaAdminClient(**_base(settings, "admin"))
+    options = _base(settings, "admin")
+    with broker_errors(settings, options["client_id"]):
+        admin = KafkaAdminClient(**options)
         try:
             if topic in admin.list_topics():
                 return False

@@ -222,7 +222,7 @@ class ConsumerEngine:
         try:
             self._store.close(STORE_CLOSE_SECONDS)
             # kafka-python 3 may log a traceback for a socket it is closing itself (a read racing the close)
-            with quiet_kafka():
+            with quiet_kafka(getattr(self._consumer, "config", {}).get("client_id")):
                 self._consumer.close(autocommit=False)
         finally:
             self._dead_letters.close()

@@ -65,3 +65,104 @@ def test_a_resolver_that_never_answers_costs_the_attempt_its_timeout_not_more(mo
     assert took < 1.5, f"the attempt took {took:.1f} s"
     assert outcome.status_code is None and not outcome.refused  # a timeout: retried like any other
     assert "ConnectTimeout" in outcome.error and "hooks.example.com" in outcome.error
+
+
+def _resolver_threads() -> int:
+    import threading
+
+    return sum(t.name == "webhook-resolve" and t.is_alive() for t in threading.enumerate())
+
+
+def _wait_for_resolver_threads(at_most: int) -> int:
+    import time
+
+    end = time.monotonic() + 5
+    while _resolver_threads() > at_most and time.monotonic() < end:
+        time.sleep(0.01)
+    return _resolver_threads()
+
+
+def test_attempts_against_a_dead_resolver_leave_no_pile_of_lookup_threads(monkeypatch):
+    """Attempt after attempt against a resolver that has stopped answering: one lookup per name at a time, at
+    most MAX_LOOKUPS in all, and every attempt still ends within its deadline with a timeout."""
+    import socket
+    import threading
+    import time
+
+    from monitor.alerts import deadline
+    from monitor.alerts.sender import send_delivery
+    from monitor.alerts.signing import generate_secret
+    from monitor.store.orm import WebhookDelivery, WebhookEndpoint
+
+    release = threading.Event()
+    asked: list[str] = []
+
+    def dead_resolver(host, *args, **kwargs):
+        asked.append(host)
+        release.wait(30)
+        raise socket.gaierror("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", dead_resolver)
+    before = _wait_for_resolver_threads(0)  # an earlier test's lookup, released, ending
+    delivery = WebhookDelivery(webhook_id="msg_1", payload={"type": "ping"})
+    outcomes = []
+    try:
+        with make_client(0.05) as client:
+            for host in ["hooks.example.com"] * 12 + [f"h{i}.example.com" for i in range(3 * deadline.MAX_LOOKUPS)]:
+                endpoint = WebhookEndpoint(url=f"https://{host}/x", secret=generate_secret())
+                started = time.monotonic()
+                outcomes.append((send_delivery(client, endpoint, delivery, allow_private=False),
+                                 time.monotonic() - started))
+                assert _resolver_threads() - before <= deadline.MAX_LOOKUPS
+    finally:
+        release.set()
+    assert asked.count("hooks.example.com") == 1  # twelve attempts, one lookup
+    assert len(asked) == deadline.MAX_LOOKUPS  # the rest failed at once: the resolver was not asked again
+    assert all(o.status_code is None and not o.refused and "ConnectTimeout" in o.error for o, _ in outcomes)
+    assert max(took for _, took in outcomes) < 1.0
+    assert any("name lookups are already waiting" in o.error for o, _ in outcomes)
+    assert _wait_for_resolver_threads(before) == before  # an answer, even a failure, ends every lookup
+    assert not deadline._lookups
+
+
+def test_one_lookup_answers_every_attempt_waiting_on_it(monkeypatch):
+    """Attempts that joined a lookup in flight get its answer, an address or the resolver's error."""
+    import socket
+    import threading
+
+    from monitor.alerts.deadline import attempt_deadline, resolve_in_time
+
+    calls: list[str] = []
+    go = threading.Event()
+
+    def slow_resolver(host, port, *args, **kwargs):
+        calls.append(host)
+        go.wait(5)
+        if host == "bad.example.com":
+            raise socket.gaierror("NXDOMAIN")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_resolver)
+    from monitor.alerts.addresses import resolve_host
+
+    results: dict[tuple[str, int], object] = {}
+
+    def attempt(host: str, i: int) -> None:
+        with attempt_deadline(5):
+            try:
+                results[host, i] = resolve_in_time(resolve_host, host, 443)
+            except OSError as exc:
+                results[host, i] = exc
+
+    threads = [threading.Thread(target=attempt, args=(h, i)) for h in ("good.example.com", "bad.example.com")
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    while len(calls) < 2:
+        threading.Event().wait(0.01)
+    go.set()
+    for t in threads:
+        t.join(5)
+    assert sorted(calls) == ["bad.example.com", "good.example.com"]
+    assert all(str(results["good.example.com", i][0]) == "93.184.215.14" for i in range(4))
+    assert all(isinstance(results["bad.example.com", i], socket.gaierror) for i in range(4))
