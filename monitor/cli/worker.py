@@ -81,6 +81,10 @@ def produce(
     rate: float | None = typer.Option(None, help="Messages per second (default: as fast as possible)."),
     replay: bool = typer.Option(False, "--replay", help="Keep the spacing of the published_at timestamps."),
     speedup: float = typer.Option(1.0, help="With --replay: play this many times faster."),
+    max_pause: float | None = typer.Option(
+        None, help="With --replay: wait at most this many seconds between two messages (silent stretches of the "
+        "stream are shortened; the messages keep their times)."
+    ),
     limit: int | None = typer.Option(None, min=1, help="Send at most this many messages."),
     partitions: int = typer.Option(3, min=1, help="Partitions when the topic has to be created."),
     skip_invalid: bool = typer.Option(
@@ -97,6 +101,8 @@ def produce(
 
     if replay and rate is not None:
         raise MonitorError("use either --rate or --replay, not both")
+    if max_pause is not None and not replay:
+        raise MonitorError("--max-pause goes with --replay")
     settings = load_settings()
     topic = topic or settings.kafka.input_topic
     report = ProduceReport()
@@ -107,7 +113,7 @@ def produce(
     if ensure_topic(settings.kafka, topic, partitions):
         typer.echo(f"created topic {topic} with {partitions} partitions", err=True)
     producer = make_producer(settings.kafka)
-    pacer = Pacer(rate=rate, speedup=speedup if replay else None)
+    pacer = Pacer(rate=rate, speedup=speedup if replay else None, max_pause=max_pause)
     with tqdm(total=limit, unit="msg", desc=topic) as bar:
         try:
             produce_messages(producer, topic, chain([first], messages), pacer, bar.update, report=report)

@@ -54,6 +54,8 @@ class DemoOptions:
     stream: Path | None = None
     limit: int | None = None
     speedup: float = 30000.0
+    max_pause: float = 3.0
+    """Longest wall-clock wait between two replayed messages (the bundled stream has 18 days without a tweet)."""
     burst: bool = True
     dashboard: bool = True
     dashboard_port: int = 8501
@@ -198,7 +200,8 @@ def run_demo(opts: DemoOptions) -> int:
                                    opts.data_dir / "demo-stream.csv", bursts=DEMO_BURSTS if opts.burst else (),
                                    limit=opts.limit)
         progress = StoredProgress(engine, count_rows(stream), every=opts.progress_seconds)
-        procs.start("produce", monitor_command("produce", str(stream), "--replay", "--speedup", str(opts.speedup)))
+        procs.start("produce", monitor_command("produce", str(stream), "--replay", "--speedup", str(opts.speedup),
+                                                 "--max-pause", str(opts.max_pause)))
         env_file = _hand_out_settings(opts, env, stack)
         _print_where_to_look(opts, logs, env_file, endpoint_id)
         return _wait(opts, procs, receiver, progress, t0)

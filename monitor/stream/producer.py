@@ -21,7 +21,9 @@ class Pacer:
 
     ``rate``: messages per second. ``speedup``: replay mode, keeping the spacing of the messages'
     ``published_at`` divided by this factor (a message without a time, or earlier than the one
-    before, goes right away). Neither: as fast as possible.
+    before, goes right away); with ``max_pause`` no wait between two messages is longer than that
+    many seconds (a silent stretch of the stream is shortened; the messages keep their times).
+    Neither: as fast as possible.
     """
 
     def __init__(
@@ -29,12 +31,17 @@ class Pacer:
         *,
         rate: float | None = None,
         speedup: float | None = None,
+        max_pause: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if rate is not None and rate <= 0 or speedup is not None and speedup <= 0:
             raise MonitorError("--rate and --speedup must be positive")
-        self._rate, self._speedup = rate, speedup
+        if max_pause is not None and max_pause < 0:
+            raise MonitorError("--max-pause must be zero or more seconds")
+        self._rate, self._speedup, self._max_pause = rate, speedup, max_pause
+        self._last_due: float | None = None  # replay: when the latest message was due
+        self._shortened = 0.0  # replay: seconds of silence taken out so far
         self._clock, self._sleep = clock, sleep
         self._start: float | None = None
         self._first_time: float | None = None
@@ -57,7 +64,12 @@ class Pacer:
             stamp = message.published_at.timestamp()
             if self._first_time is None:
                 self._first_time = stamp
-            return self._start + (stamp - self._first_time) / self._speedup
+            due = self._start + (stamp - self._first_time) / self._speedup - self._shortened
+            if self._last_due is not None and self._max_pause is not None and due - self._last_due > self._max_pause:
+                self._shortened += due - self._last_due - self._max_pause
+                due = self._last_due + self._max_pause
+            self._last_due = due if self._last_due is None else max(self._last_due, due)
+            return due
         if self._rate is not None:
             return self._start + self._sent / self._rate
         return None

@@ -97,3 +97,18 @@ def test_progress_lines_measure_the_replay_from_the_first_stored_articles(clean_
     assert progress.report().startswith("all 100 messages stored in 50s")
     clock.now = 70
     assert progress.report() is None  # said once
+
+
+def test_a_child_logging_to_a_file_writes_lines_not_a_progress_bar(tmp_path):
+    """A bar redraws itself with carriage returns: in the demo's log files that was one endless line."""
+    import sys
+
+    from monitor.local.processes import ProcessGroup
+
+    script = "from tqdm import tqdm\nfor _ in tqdm(range(50), desc='news'): pass\nprint('sent 50 messages')"
+    group = ProcessGroup(tmp_path / "logs", {})
+    group.start("produce", [sys.executable, "-c", script]).wait(60)
+    log = (tmp_path / "logs" / "produce.log").read_text()
+    assert log == "sent 50 messages\n"
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert "50/50" in shown.stderr  # the bar itself still shows where a person looks

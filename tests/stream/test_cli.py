@@ -80,6 +80,25 @@ def test_produce_jsonl_from_stdin_at_a_rate(broker) -> None:
     assert sorted(json.loads(r.value)["text"] for r in got) == [f"t{i}" for i in range(6)]
 
 
+def test_a_replay_with_a_long_silence_waits_at_most_max_pause(broker, tmp_path) -> None:
+    """A day without messages at 60x is 24 minutes of waiting; --max-pause 0.5 takes it down to half a second."""
+    topic = f"produce-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "gap.jsonl"
+    times = ["2020-05-09T23:00:00Z", "2020-05-09T23:00:30Z", "2020-05-10T23:00:30Z", "2020-05-10T23:01:00Z"]
+    path.write_text("".join(json.dumps({"id": i, "text": f"t{i}", "published_at": t}) + "\n"
+                            for i, t in enumerate(times)))
+    env = {"MONITOR_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap_servers}
+    started = time.monotonic()
+    res = run_cli("produce", str(path), "--topic", topic, "--replay", "--speedup", "60", "--max-pause", "0.5", env=env)
+    took = time.monotonic() - started
+    assert res.returncode == 0, res.stderr
+    assert took < 60, f"{took:.0f} s"  # start-up included; the silence alone would be 1,440 s
+    got = sorted(read_topic(broker.bootstrap_servers, topic, 4), key=lambda r: r.key)
+    assert [json.loads(r.value)["published_at"] for r in got] == times  # the times themselves are untouched
+    res = run_cli("produce", str(path), "--topic", topic, "--max-pause", "1", env=env)
+    assert res.returncode == 2 and res.stderr.strip() == "error: --max-pause goes with --replay", res.stderr
+
+
 def test_produce_bad_file_is_one_line(broker, tmp_path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("headline\nno text column here\n")

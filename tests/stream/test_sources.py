@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -94,7 +94,7 @@ class FakeTime:
 
 
 def at(second: int | None) -> OutgoingMessage:
-    stamp = None if second is None else datetime(2024, 1, 1, tzinfo=UTC).replace(second=second)
+    stamp = None if second is None else datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=second)
     return OutgoingMessage(None, b"{}", stamp)
 
 
@@ -126,3 +126,26 @@ def test_as_fast_as_possible_never_sleeps() -> None:
 def test_pacer_rejects_nonpositive_values() -> None:
     with pytest.raises(MonitorError):
         Pacer(rate=0)
+
+
+def test_replay_shortens_a_silent_stretch_to_the_longest_pause() -> None:
+    t = FakeTime()
+    pacer = Pacer(speedup=10, max_pause=3, clock=t.clock, sleep=t.sleep)
+    for second in (0, 10, 200, 210, 150, 230, 235):  # 19 s of silence at 10x; one message back in time
+        pacer.wait(at(second))
+    # 1 s, then 3 s instead of 19, 1 s, none for the late one, 2 s, 0.5 s: the spacing after the gap is kept
+    assert t.sleeps == pytest.approx([1.0, 3.0, 1.0, 2.0, 0.5])
+    assert t.now == pytest.approx(7.5)
+
+
+def test_a_zero_pause_sends_a_replay_as_fast_as_possible() -> None:
+    t = FakeTime()
+    pacer = Pacer(speedup=10, max_pause=0, clock=t.clock, sleep=t.sleep)
+    for second in (0, 10, 200):
+        pacer.wait(at(second))
+    assert t.sleeps == []
+
+
+def test_max_pause_rejects_a_negative_value() -> None:
+    with pytest.raises(MonitorError):
+        Pacer(speedup=10, max_pause=-1)
