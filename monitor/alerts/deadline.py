@@ -37,9 +37,6 @@ def attempt_deadline(seconds: float) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
-MAX_LOOKUPS = 8
-"""Name lookups in flight at once in this process; past it an attempt fails at once rather than start another."""
-
 _lookups: dict[tuple[typing.Any, str, int], Future[typing.Any]] = {}
 _lookups_lock = threading.Lock()
 
@@ -49,9 +46,9 @@ def resolve_in_time(resolve: Callable[[str, int], T], host: str, port: int) -> T
     a resolver that never answers costs the C library's retries (5 s each, per name server); past the deadline the
     attempt fails as a connect timeout and the lookup is left to finish in a daemon thread.
 
-    A lookup of a name already being looked up waits for that one instead of starting another, and at most
-    ``MAX_LOOKUPS`` run at once: against a resolver that has stopped answering, attempt after attempt does not
-    leave thread after thread behind."""
+    An attempt for a name already being looked up waits on that lookup instead of starting another: against a
+    resolver that has stopped answering, attempt after attempt leaves one thread per name behind, not one per
+    attempt, and a name that resolves is never kept waiting behind one that does not."""
     deadline = _DEADLINE.get()
     if deadline is None:
         return resolve(host, port)
@@ -59,9 +56,6 @@ def resolve_in_time(resolve: Callable[[str, int], T], host: str, port: int) -> T
     with _lookups_lock:
         lookup = _lookups.get(key)
         if lookup is None:
-            if len(_lookups) >= MAX_LOOKUPS:
-                raise httpx.ConnectTimeout(
-                    f"resolving {host!r}: {len(_lookups)} name lookups are already waiting on the resolver")
             lookup = _lookups[key] = Future()
             threading.Thread(target=_look_up, args=(key, lookup, resolve, host, port), name="webhook-resolve",
                              daemon=True).start()
