@@ -135,6 +135,7 @@ def rescore(
     from monitor.learning.rescore import rescore as rescore_articles
     from monitor.learning.retrain import current_champion
     from monitor.model.predictor import Predictor
+    from monitor.progress import bar_options
     from monitor.store import transaction
 
     if days is not None and since is not None:
@@ -159,7 +160,7 @@ def rescore(
             typer.echo(f"nothing to re-read: every stored article in that stretch has a prediction by {name}")
             return
         reader = Predictor.from_settings(settings.model, _check_directory(path).path)
-        with tqdm(total=pending, unit="article", desc=f"re-reading with {name}") as bar:
+        with tqdm(total=pending, unit="article", desc=f"re-reading with {name}", **bar_options()) as bar:
             result = rescore_articles(reader, name, factory, since=start, until=end, batch_size=batch_size,
                                       progress=bar.update)
     typer.echo(f"re-read {result.articles} article(s) with {name} in {result.seconds:.0f}s: "

@@ -95,6 +95,7 @@ def produce(
     from tqdm import tqdm
 
     from monitor.errors import MonitorError
+    from monitor.progress import bar_options
     from monitor.stream import ensure_topic, make_producer
     from monitor.stream.producer import Pacer, ProduceReport, produce_messages
     from monitor.stream.sources import read_messages
@@ -114,7 +115,7 @@ def produce(
         typer.echo(f"created topic {topic} with {partitions} partitions", err=True)
     producer = make_producer(settings.kafka)
     pacer = Pacer(rate=rate, speedup=speedup if replay else None, max_pause=max_pause)
-    with tqdm(total=limit, unit="msg", desc=topic) as bar:
+    with tqdm(total=limit, unit="msg", desc=topic, **bar_options()) as bar:
         try:
             produce_messages(producer, topic, chain([first], messages), pacer, bar.update, report=report)
         except MonitorError as exc:

@@ -36,9 +36,7 @@ class ProcessGroup:
 
     def start(self, name: str, cmd: list[str], *, show_output: bool = False) -> subprocess.Popen[bytes]:
         out = None if show_output else open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
-        # A progress bar redraws one line with carriage returns: in a log file that is one endless line.
-        quiet_bars = {} if show_output else {"TQDM_DISABLE": "1"}
-        proc = subprocess.Popen(cmd, env={**os.environ, **self.env, **quiet_bars}, stdout=out,
+        proc = subprocess.Popen(cmd, env={**os.environ, **self.env}, stdout=out,
                                 stderr=subprocess.STDOUT if out else None, start_new_session=True,
                                 preexec_fn=die_with_parent)
         self.procs[name] = proc

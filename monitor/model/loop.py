@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 from torch.optim.swa_utils import AveragedModel
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from monitor.model.arguments import TrainingArguments
@@ -25,6 +24,7 @@ from monitor.model.inference import autocast_for, pad_batch, tokenize
 from monitor.model.losses import IGNORE_INDEX, joint_loss
 from monitor.model.modeling import MultiTaskModel, SplitEncoder, frozen_block_count
 from monitor.model.sampling import mixed_batches
+from monitor.progress import bar_options
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,7 @@ class TrainingLoop:
         self.model.eval()
         started = time.perf_counter()
         with torch.inference_mode(), tqdm(total=len(ids), desc=f"encoding {frozen} frozen blocks",
-                                          unit="text", disable=not self.progress, file=sys.stderr,
-                                          mininterval=1.0 if sys.stderr.isatty() else 30.0) as bar:
+                                          unit="text", disable=not self.progress, **bar_options()) as bar:
             for start in range(0, len(order), 128):
                 rows = order[start : start + 128]
                 input_ids, mask = pad_batch([ids[i] for i in rows], pad_id, self.device)
@@ -230,9 +229,8 @@ class TrainingLoop:
             desc="training",
             unit="step",
             disable=not self.progress,
-            file=sys.stderr,
-            mininterval=1.0 if sys.stderr.isatty() else 30.0,
             dynamic_ncols=True,
+            **bar_options(),
         )
         stale = 0
         try:

@@ -14,7 +14,6 @@ both tasks for every train text, gold-labelled task included (Hinton et al. 2015
 from __future__ import annotations
 
 import logging
-import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from tqdm import tqdm
 
 from monitor.model.data import Example
 from monitor.model.errors import TrainingDataError
+from monitor.progress import bar_options
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,7 @@ def _teacher(teacher: str | Path, tasks: dict[str, list[str]] | None):
 def _probabilities(predictor, texts: list[str], desc: str, progress: bool) -> dict[str, np.ndarray]:
     """The teacher's calibrated probabilities per task for ``texts``, in chunks under one progress bar."""
     chunks: list[dict[str, np.ndarray]] = []
-    with tqdm(total=len(texts), desc=desc, unit="text", disable=not progress, file=sys.stderr,
-              mininterval=1.0 if sys.stderr.isatty() else 30.0) as bar:
+    with tqdm(total=len(texts), desc=desc, unit="text", disable=not progress, **bar_options()) as bar:
         for start in range(0, len(texts), 512):
             chunk = texts[start:start + 512]
             chunks.append(predictor.predict_proba(chunk))

@@ -99,16 +99,20 @@ def test_progress_lines_measure_the_replay_from_the_first_stored_articles(clean_
     assert progress.report() is None  # said once
 
 
-def test_a_child_logging_to_a_file_writes_lines_not_a_progress_bar(tmp_path):
-    """A bar redraws itself with carriage returns: in the demo's log files that was one endless line."""
+def test_a_child_logging_to_a_file_writes_its_progress_as_lines(tmp_path):
+    """A bar redraws itself with carriage returns: in the demo's log files that was one endless line. The
+    project's bars (``monitor.progress``) write a line per update there instead, and the last one says 50/50."""
     import sys
 
     from monitor.local.processes import ProcessGroup
 
-    script = "from tqdm import tqdm\nfor _ in tqdm(range(50), desc='news'): pass\nprint('sent 50 messages')"
+    script = ("import time\nfrom tqdm import tqdm\nfrom monitor import progress\nprogress.LOG_INTERVAL_SECONDS = 0.05\n"
+              "for _ in tqdm(range(5), desc='news', **progress.bar_options()): time.sleep(0.06)\n"
+              "print('sent 5 messages')")
     group = ProcessGroup(tmp_path / "logs", {})
     group.start("produce", [sys.executable, "-c", script]).wait(60)
-    log = (tmp_path / "logs" / "produce.log").read_text()
-    assert log == "sent 50 messages\n"
-    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert "50/50" in shown.stderr  # the bar itself still shows where a person looks
+    log = (tmp_path / "logs" / "produce.log").read_bytes().decode()
+    lines = log.splitlines()
+    assert "\r" not in log and len(lines) >= 3, log
+    assert all(line.startswith("news: ") for line in lines[:-1]) and "5/5" in lines[-2]
+    assert lines[-1] == "sent 5 messages"
