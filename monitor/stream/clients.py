@@ -44,7 +44,8 @@ _QUIET = _QuietThreads()
 
 def _kafka_loggers() -> Iterator[logging.Logger]:
     # A logger's filters see only the records made on it, not its children's: each of kafka-python's module
-    # loggers (``kafka.conn``, ``kafka.net.selector``, ...) carries the filter, those imported later too.
+    # loggers (``kafka.net.connection``, ``kafka.net.selector``, ...) gets the filter, at every quiet, so a module
+    # imported since the last one gets it too.
     yield logging.getLogger("kafka")
     for name, logger in list(logging.Logger.manager.loggerDict.items()):
         if name.startswith("kafka.") and isinstance(logger, logging.Logger):
