@@ -163,8 +163,11 @@ def test_one_lookup_answers_every_attempt_waiting_on_it(monkeypatch):
                for i in range(4)]
     for t in threads:
         t.start()
-    while len(calls) < 2:
-        threading.Event().wait(0.01)
+    pause = threading.Event()
+    for _ in range(500):  # both lookups under way (at most 5 s)
+        if len(calls) >= 2:
+            break
+        pause.wait(0.01)
     go.set()
     for t in threads:
         t.join(5)

@@ -101,7 +101,7 @@ def test_progress_lines_measure_the_replay_from_the_first_stored_articles(clean_
 
 def test_a_child_logging_to_a_file_writes_its_progress_as_lines(tmp_path):
     """A bar redraws itself with carriage returns: in the demo's log files that was one endless line. The
-    project's bars (``monitor.progress``) write a line per update there instead, and the last one says 50/50."""
+    project's bars (``monitor.progress``) write a line per update there instead, and the last one says 5/5."""
     import sys
 
     from monitor.local.processes import ProcessGroup
