@@ -68,15 +68,12 @@ def resolve_in_time(resolve: Callable[[str, int], T], host: str, port: int) -> T
 def _look_up(key: tuple[typing.Any, str, int], lookup: Future[typing.Any], resolve: Callable[[str, int], typing.Any],
              host: str, port: int) -> None:
     try:
-        value = resolve(host, port)
+        lookup.set_result(resolve(host, port))
     except BaseException as exc:  # noqa: BLE001 - handed to every caller waiting on it
+        lookup.set_exception(exc)
+    finally:  # the next attempt for this name looks it up afresh
         with _lookups_lock:
             del _lookups[key]
-        lookup.set_exception(exc)
-        return
-    with _lookups_lock:
-        del _lookups[key]
-    lookup.set_result(value)
 
 
 def _within_deadline(timeout: float | None, error: type[Exception]) -> float | None:

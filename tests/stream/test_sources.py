@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.errors import MonitorError
 from monitor.stream.producer import Pacer
@@ -149,3 +151,20 @@ def test_a_zero_pause_sends_a_replay_as_fast_as_possible() -> None:
 def test_max_pause_rejects_a_negative_value() -> None:
     with pytest.raises(MonitorError):
         Pacer(speedup=10, max_pause=-1)
+
+
+@given(seconds=st.lists(st.one_of(st.none(), st.integers(0, 10**7)), max_size=30),
+       max_pause=st.floats(0, 5), speedup=st.floats(0.5, 1000))
+def test_no_replay_wait_is_longer_than_max_pause_or_than_without_it(seconds, max_pause, speedup) -> None:
+    """Any order of times, gaps and messages without a time: every wait is at most max_pause, the replay ends no
+    later than without the cap, and where no gap was over the cap it paces exactly as without it."""
+    capped, plain = FakeTime(), FakeTime()
+    capped_pacer = Pacer(speedup=speedup, max_pause=max_pause, clock=capped.clock, sleep=capped.sleep)
+    plain_pacer = Pacer(speedup=speedup, clock=plain.clock, sleep=plain.sleep)
+    for second in seconds:
+        capped_pacer.wait(at(second))
+        plain_pacer.wait(at(second))
+    assert all(s <= max_pause + 1e-6 for s in capped.sleeps)
+    assert capped.now <= plain.now + 1e-6
+    if all(s <= max_pause for s in plain.sleeps):
+        assert capped.sleeps == pytest.approx(plain.sleeps)
