@@ -20,6 +20,9 @@ model versus running the two single-task models.
     .venv/bin/python bench/quality.py --models multi --teacher models/full-1 --distill 0.5 --distill-missing-only
                                        # soft targets only where a text has no gold label for the task
     .venv/bin/python bench/quality.py --models multi --ema-decay 0.999 --layer-decay 0.9      # other levers
+    .venv/bin/python bench/quality.py --seeds 3 --single-task-teachers
+                                       # per seed: topic-only and sentiment-only first, then the shared model
+                                       # with those two as its teachers (cross-task pseudo-labels)
 
 With --seeds N every model is trained with seeds 42, 43, ... (into OUT/seed-S/NAME) and scored; a "summary"
 line per model and task gives the mean, the spread (max - min) and the per-seed valid scores, and a "gap" line
@@ -64,8 +67,10 @@ def emit(**record) -> None:
     print(json.dumps(record), flush=True)
 
 
-def obtain(name: str, given: Path | None, tasks: dict, args, opts, out: Path) -> tuple:
-    """(model, tokenizer) loaded from ``given`` or trained with the recipe into ``out/name``."""
+def obtain(name: str, given: Path | None, tasks: dict, args, opts, out: Path, teacher: list[Path] | None = None,
+           ) -> tuple:
+    """(model, tokenizer) loaded from ``given`` or trained with the recipe into ``out/name`` (with ``teacher``,
+    one or more model directories, for cross-task pseudo-labels or distillation)."""
     if given:
         return load_model(given)
     if opts.speed_only:
@@ -73,8 +78,7 @@ def obtain(name: str, given: Path | None, tasks: dict, args, opts, out: Path) ->
         return model.eval(), tokenizer
     out = out / name
     started = time.perf_counter()
-    teacher = opts.teacher if name == "multi" else None  # the single-task references stay plain
-    if teacher is None:
+    if not teacher:
         args = replace(args, distillation=0.0, distill_with_pseudo_labels=False, distill_missing_only=False)
     train_model(args, out=out, backbone=opts.backbone, tasks=tasks, version=f"bench-{name}-{args.seed}",
                 teacher=teacher)
@@ -232,8 +236,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="With --distill: keep the teacher's confident hard labels for the missing tasks too.")
     p.add_argument("--distill-missing-only", action="store_true",
                    help="With --distill: soft targets only for each text's missing task (gold labels keep their loss).")
-    p.add_argument("--teacher", type=Path,
-                   help="Model directory whose confident predictions fill the shared model's missing labels.")
+    p.add_argument("--teacher", type=Path, action="append",
+                   help="Model directory whose confident predictions fill the shared model's missing labels; "
+                   "repeat it for several (a task several have gets the mean of their probabilities).")
+    p.add_argument("--single-task-teachers", action="store_true",
+                   help="The shared model's teachers are the same seed's topic-only and sentiment-only models "
+                   "(trained first, or given with --topic/--sentiment).")
     opts = p.parse_args(argv)
     opts.models = [m.strip() for m in opts.models.split(",") if m.strip()]
     if not opts.models or set(opts.models) - {"multi", "topic", "sentiment"}:
@@ -244,8 +252,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                distill_missing_only=opts.distill_missing_only or None)
     except TrainingDataError as e:
         p.error(str(e))
-    if opts.distill and opts.teacher is None:
-        p.error("--distill needs --teacher MODEL_DIR")
+    if opts.single_task_teachers and (opts.teacher or set(opts.models) != {"multi", "topic", "sentiment"}):
+        p.error("--single-task-teachers trains the shared model with this run's single-task models: "
+                "leave --teacher and --models out")
+    if opts.distill and not (opts.teacher or opts.single_task_teachers):
+        p.error("--distill needs --teacher MODEL_DIR or --single-task-teachers")
     if opts.seeds < 1:
         p.error("--seeds must be at least 1")
     if opts.domains is not None:
@@ -268,8 +279,9 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(opts.threads)
     if not (opts.data_root / CORPORA["topic"]).is_dir():
         sys.exit(f"{opts.data_root} has no {CORPORA['topic']}/; pass --data-root")
-    if opts.teacher is not None and not (opts.teacher / "config.json").is_file():
-        sys.exit(f"--teacher {opts.teacher}: not a model directory (no config.json)")
+    for teacher in opts.teacher or ():
+        if not (teacher / "config.json").is_file():
+            sys.exit(f"--teacher {teacher}: not a model directory (no config.json)")
     seeds = list(range(42, 42 + opts.seeds))
     tasks_of = {"multi": TASK_LABELS, "topic": {"topic": TASK_LABELS["topic"]},
                 "sentiment": {"sentiment": TASK_LABELS["sentiment"]}}
@@ -281,10 +293,19 @@ def main(argv: list[str] | None = None) -> None:
                       layer_decay=opts.layer_decay, distillation=opts.distill,
                       distill_with_pseudo_labels=opts.with_pseudo_labels or None,
                       distill_missing_only=opts.distill_missing_only or None)
-        emit(kind="recipe", preset=opts.preset, teacher=str(opts.teacher) if opts.teacher else None,
+        teachers = ("single-task" if opts.single_task_teachers else
+                    " + ".join(str(t) for t in opts.teacher) if opts.teacher else None)
+        emit(kind="recipe", preset=opts.preset, teacher=teachers,
              **{k: v for k, v in vars(args).items() if not isinstance(v, dict)})
         out = Path(opts.out) / f"seed-{seed}" if opts.seeds > 1 else Path(opts.out)
-        models = {name: obtain(name, given[name], tasks_of[name], args, opts, out) for name in opts.models}
+        models = {}
+        # With single-task teachers the shared model comes last, so that this seed's references exist.
+        for name in sorted(opts.models, key=lambda n: n == "multi") if opts.single_task_teachers else opts.models:
+            teacher = None  # the single-task references stay plain
+            if name == "multi":
+                teacher = ([given["topic"] or out / "topic", given["sentiment"] or out / "sentiment"]
+                           if opts.single_task_teachers else opts.teacher)
+            models[name] = obtain(name, given[name], tasks_of[name], args, opts, out, teacher)
         if not opts.speed_only:
             for name, (model, tokenizer) in models.items():
                 for task, value in score(name, model, tokenizer, opts.data_root).items():

@@ -87,9 +87,10 @@ def train(
         None, "--domains", help="Comma-separated retail-investor corpora to train on too, or 'none' (default: all; "
         "a warm start: those its source model was trained on)."
     ),
-    teacher: Path = typer.Option(
+    teacher: list[Path] = typer.Option(
         None, "--teacher", help="Model directory whose confident predictions fill each train text's missing task "
-        "(cross-task pseudo-labels)."
+        "(cross-task pseudo-labels). Repeat it for several, e.g. a topic-only and a sentiment-only model; a task "
+        "several of them have gets the mean of their probabilities."
     ),
     distill: float = typer.Option(
         None, "--distill", help="With --teacher: learn from the teacher's probabilities of both tasks on every train "
@@ -127,12 +128,12 @@ def train(
     )
     from monitor.model.directory import ModelDirectory
 
-    for given in (init_from, teacher):
+    for given in (init_from, *(teacher or ())):
         if given is not None:
             ModelDirectory(given).check()
     started = time.perf_counter()
     result = train_model(args, out=out, backbone=backbone, extra=extra, version=version, data_root=data_root,
-                         init_from=init_from, teacher=teacher)
+                         init_from=init_from, teacher=teacher or None)
     dedup = result.config.training.get("valid_dedup_scores", {})
     for task, report in result.valid.items():
         typer.echo("valid " + format_report(report).split("\n", 1)[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -150,16 +151,16 @@ def train_model(
     tasks: dict[str, list[str]] | None = None,
     data_root: str | Path | None = None,
     init_from: str | Path | None = None,
-    teacher: str | Path | None = None,
+    teacher: str | Path | Sequence[str | Path] | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train on the base corpora (+ extras), keep the best dev epoch, calibrate, score on valid, save to ``out``.
 
     ``init_from`` starts from an existing model directory (warm start) instead of the backbone; its max
-    length and pooling are kept, since its weights were trained with them. ``teacher`` fills each train text's
-    missing task with that model's confident prediction (``monitor.model.pseudo``), or with ``distillation`` set
-    gives its probabilities of both tasks on every train text as soft targets (and, with
-    ``distill_with_pseudo_labels``, the confident hard labels too).
+    length and pooling are kept, since its weights were trained with them. ``teacher`` (one model directory, or
+    several, e.g. one single-task model per task) fills each train text's missing task with its confident
+    prediction (``monitor.model.pseudo``), or with ``distillation`` set gives its probabilities of both tasks on
+    every train text as soft targets (and, with ``distill_with_pseudo_labels``, the confident hard labels too).
     """
     if args.distillation and not teacher:
         raise TrainingDataError(f"distillation {args.distillation} needs a teacher: pass --teacher MODEL_DIR")

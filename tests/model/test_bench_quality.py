@@ -40,6 +40,21 @@ def test_two_seeds_give_a_summary_per_model_and_task_and_the_gap(quality, tiny_e
     assert set(trained_on["corpora"]) == {"twitter-fin-topic", "twitter-fin-sentiment"}  # no retail corpus
 
 
+def test_single_task_teachers_train_the_references_first_and_teach_the_shared_model(
+        quality, tiny_encoder_dir, tmp_path, capsys):
+    quality.main(["--backbone", str(tiny_encoder_dir), "--preset", "quick", "--limit", "30", "--max-steps", "1",
+                  "--out", str(tmp_path), "--data-root", str(bundled_root()), "--speed-texts", "16",
+                  "--domains", "none", "--single-task-teachers"])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["model"] for x in lines if x["kind"] == "train"] == ["topic", "sentiment", "multi"]
+    assert [x["teacher"] for x in lines if x["kind"] == "recipe"] == ["single-task"]
+    pseudo = json.loads((tmp_path / "multi" / "config.json").read_text())["training"]["pseudo_labels"]
+    assert pseudo["teacher"] == "bench-topic-42 + bench-sentiment-42"
+    assert pseudo["teacher_path"] == f"{(tmp_path / 'topic').resolve()} + {(tmp_path / 'sentiment').resolve()}"
+    for name in ("topic", "sentiment"):  # the references themselves learn from no teacher
+        assert json.loads((tmp_path / name / "config.json").read_text())["training"]["pseudo_labels"] is None
+
+
 @pytest.mark.parametrize(("argv", "says"), [
     (["--seeds", "0"], "--seeds must be at least 1"),
     (["--models", "multi,bogus"], "--models"),
@@ -47,7 +62,9 @@ def test_two_seeds_give_a_summary_per_model_and_task_and_the_gap(quality, tiny_e
     (["--domains", "surge-stock-sentiment,reddit"], "--domains: unknown reddit; use some of"),
     (["--ema-decay", "1"], "ema_decay 1.0 is not between 0 and 1"),
     (["--layer-decay", "0"], "layer_decay 0.0 is not in (0, 1]"),
-    (["--distill", "0.5"], "--distill needs --teacher MODEL_DIR"),
+    (["--distill", "0.5"], "--distill needs --teacher MODEL_DIR or --single-task-teachers"),
+    (["--single-task-teachers", "--teacher", "x"], "--single-task-teachers trains the shared model with this run's"),
+    (["--single-task-teachers", "--models", "multi"], "leave --teacher and --models out"),
     (["--distill", "1", "--teacher", "x"], "distillation 1.0 is not in [0, 1)"),
     (["--with-pseudo-labels", "--teacher", "x"], "pseudo-labels with distillation need a distillation weight"),
     (["--distill-missing-only", "--teacher", "x"], "soft targets on the missing task need a distillation weight"),

@@ -173,6 +173,21 @@ def test_train_with_a_teacher_records_its_pseudo_labels_and_a_bad_teacher_is_one
     assert code == 2 and "is not a model directory" in err and err.count("\n") == 1
     assert not (tmp_path / "x").exists()
 
+
+def test_train_takes_several_teachers_and_checks_each(monkeypatch, capsys, tiny_model_dir, tiny_encoder_dir,
+                                                      tmp_path):
+    code, _, err = run_cli(monkeypatch, capsys, "train", "--backbone", str(tiny_encoder_dir), "--teacher",
+                           str(tiny_model_dir), "--teacher", str(tiny_model_dir), "--out", str(tmp_path / "s"),
+                           "--limit", "40", "--max-steps", "1")
+    assert code == 0, err
+    pseudo = json.loads((tmp_path / "s" / "config.json").read_text())["training"]["pseudo_labels"]
+    assert pseudo["teacher"] == "tiny-test + tiny-test"
+    code, _, err = run_cli(monkeypatch, capsys, "train", "--teacher", str(tiny_model_dir), "--teacher",
+                           str(tmp_path / "nope"), "--out", str(tmp_path / "x"))
+    assert code == 2 and "nope" in err and "is not a model directory" in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
 def test_train_domains_option(monkeypatch, capsys, tiny_encoder_dir, tmp_path):
     code, _, err = run_cli(monkeypatch, capsys, "train", "--backbone", str(tiny_encoder_dir), "--out",
                            str(tmp_path / "m"), "--limit", "30", "--max-steps", "1",

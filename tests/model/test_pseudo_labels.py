@@ -154,17 +154,17 @@ def test_a_teacher_that_fills_nothing_leaves_the_run_exactly_as_without_one(teac
 
 
 def test_one_teacher_pass_gives_the_hard_labels_and_the_soft_targets_they_came_from(teacher, monkeypatch):
-    from monitor.model.pseudo import soft_targets, teach
+    from monitor.model.pseudo import _Teacher, soft_targets, teach
 
     data = _data()
     seen = []
-    original = Predictor.predict_proba
-    monkeypatch.setattr(Predictor, "predict_proba",
+    original = _Teacher.probabilities
+    monkeypatch.setattr(_Teacher, "probabilities",
                         lambda self, texts: seen.append(len(texts)) or original(self, texts))
     filled, pseudo, soft, distilled = teach(data.train, teacher, min_confidence=0.0, distillation=0.3,
                                             tasks=TASK_LABELS)
     assert sum(seen) == len(data.train)  # every text once, not once per use
-    monkeypatch.setattr(Predictor, "predict_proba", original)
+    monkeypatch.setattr(_Teacher, "probabilities", original)
     alone, alone_summary = add_pseudo_labels(data.train, teacher, min_confidence=0.0)
     assert filled == alone and pseudo == alone_summary
     only_soft, only_summary = soft_targets(data.train, teacher, weight=0.3, tasks=TASK_LABELS)
@@ -220,3 +220,75 @@ def test_the_analysts_labels_are_never_distilled_only_the_corpus_texts(teacher, 
     distilled = result.config.training["distillation"]
     assert distilled["extra_not_distilled"] == 7 and distilled["texts"] == seen["n"] - 7
     assert "(not on the 7 analysts' labels)" in (tmp_path / "m" / "card.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def single_task_teachers(tiny_encoder_dir, tmp_path_factory):
+    """A topic-only and a sentiment-only model, as the model issue's single-task teachers."""
+    root = tmp_path_factory.mktemp("single")
+    for task, seed in (("topic", 5), ("sentiment", 6)):
+        train_model(preset("quick", limit=40, max_steps=2, seed=seed), out=root / task, backbone=tiny_encoder_dir,
+                    tasks={task: list(TASK_LABELS[task])}, version=f"{task}-only", progress=False)
+    return root / "topic", root / "sentiment"
+
+
+def _single_task_probabilities(path, texts):
+    from monitor.model.pseudo import _teachers
+
+    (loaded,), _ = _teachers(path, None)
+    return loaded.probabilities(texts)
+
+
+def test_single_task_teachers_each_fill_their_own_task(single_task_teachers):
+    topic_dir, sentiment_dir = single_task_teachers
+    data = _data()
+    filled, summary = add_pseudo_labels(data.train, [topic_dir, sentiment_dir], min_confidence=0.0,
+                                        tasks=TASK_LABELS)
+    texts = [e.text for e in data.train]
+    own = {"topic": _single_task_probabilities(topic_dir, texts)["topic"],
+           "sentiment": _single_task_probabilities(sentiment_dir, texts)["sentiment"]}
+    for i, (before, after) in enumerate(zip(data.train, filled, strict=True)):
+        for task in ("topic", "sentiment"):
+            truth = before.label(task)
+            expected = truth if truth is not None else TASK_LABELS[task][int(own[task][i].argmax())]
+            assert after.label(task) == expected
+    assert summary["teacher"] == "topic-only + sentiment-only"
+    assert summary["topic"]["filled"] == sum(e.topic is None for e in data.train) > 0
+    assert summary["sentiment"]["filled"] == sum(e.sentiment is None for e in data.train) > 0
+
+
+def test_a_task_two_teachers_share_gets_the_mean_of_their_probabilities(teacher, single_task_teachers):
+    from monitor.model.pseudo import soft_targets
+
+    topic_dir, sentiment_dir = single_task_teachers
+    data = _data()
+    texts = [e.text for e in data.train]
+    soft, summary = soft_targets(data.train, [teacher, topic_dir, sentiment_dir], weight=0.3, tasks=TASK_LABELS)
+    both = _single_task_probabilities(teacher, texts)
+    assert soft["topic"] == pytest.approx((both["topic"] + _single_task_probabilities(topic_dir, texts)["topic"]) / 2,
+                                          abs=1e-6)
+    assert soft["sentiment"] == pytest.approx(
+        (both["sentiment"] + _single_task_probabilities(sentiment_dir, texts)["sentiment"]) / 2, abs=1e-6)
+    assert soft["topic"].sum(axis=1) == pytest.approx(1.0, abs=1e-5)
+    assert summary["teacher"] == "t1 + topic-only + sentiment-only"
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_single_task_teacher_alone_is_refused_in_one_line(single_task_teachers, which):
+    from monitor.model.errors import TrainingDataError
+
+    lacking = ("sentiment", "topic")[which]
+    with pytest.raises(TrainingDataError, match=rf"no teacher gives {lacking} .*add a model with that head") as no:
+        add_pseudo_labels(_data().train, single_task_teachers[which], min_confidence=0.5, tasks=TASK_LABELS)
+    assert "\n" not in str(no.value)
+
+
+def test_a_run_with_single_task_teachers_records_both_on_its_card(single_task_teachers, tiny_encoder_dir, tmp_path):
+    args = preset("quick", limit=40, max_steps=2, pseudo_min_confidence=0.0)
+    result = train_model(args, out=tmp_path / "s", backbone=tiny_encoder_dir, teacher=list(single_task_teachers),
+                         progress=False)
+    pseudo = result.config.training["pseudo_labels"]
+    assert pseudo["teacher"] == "topic-only + sentiment-only"
+    assert pseudo["teacher_path"] == " + ".join(str(p.resolve()) for p in single_task_teachers)
+    assert pseudo["topic"]["filled"] > 0 and pseudo["sentiment"]["filled"] > 0
+    assert "pseudo-labels from model `topic-only + sentiment-only`" in (tmp_path / "s" / "card.md").read_text()
