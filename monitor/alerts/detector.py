@@ -7,6 +7,9 @@ Every state change writes the alert rows and their webhook outbox rows in the ca
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +28,35 @@ from monitor.store.engine import transaction
 from monitor.store.orm import Alert, AlertGroup, AlertMute, DetectorCheckpoint
 
 log = logging.getLogger(__name__)
+
+
+class HoldNotices:
+    """How loud the scheduled check says it is held a step or more behind: INFO when such a hold starts or other
+    partitions hold it, then at most once every ``every_s`` seconds while it lasts, DEBUG in between. The check runs
+    every few seconds, and a stream replayed faster than real time is held at nearly every one: a line per check
+    would bury the log."""
+
+    def __init__(self, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s, self.clock = every_s, clock
+        self._lock = threading.Lock()
+        self._holders: frozenset[str] | None = None
+        self._at = 0.0
+
+    def level(self, holders: frozenset[str] | None) -> int:
+        """The level for this check's line; ``holders``: the partitions holding it a step or more behind, None when
+        it is not (which ends the hold: the next one is news again)."""
+        with self._lock:
+            if holders is None:
+                self._holders = None
+                return logging.DEBUG
+            now = self.clock()
+            if holders != self._holders or now - self._at >= self.every_s:
+                self._holders, self._at = holders, now
+                return logging.INFO
+            return logging.DEBUG
+
+
+_HOLDS = HoldNotices()
 
 # Serialises detector runs across processes (scheduler + `monitor alerts check`); the partial
 # unique index on open alerts (one per scope) is the backstop if anything bypasses it.
@@ -130,11 +162,13 @@ class NegativeShareDetector:
         mark = find_watermark(self.settings, session=session)
         holders = mark.holders(latest)
         limit = mark.limit(latest)
-        if holders and log_hold:  # at real-time speed partitions are seconds apart: a line only when a step or more
-            far = limit is None or latest - limit >= self.step
-            log.log(logging.INFO if far else logging.DEBUG, "alert check held at %s (latest event %s) by %s",
-                    limit.isoformat() if limit else "its checkpoint", latest.isoformat(),
-                    ", ".join(p.describe() for p in holders))
+        if log_hold:  # at real-time speed partitions are seconds apart: a line only when a step or more
+            far = bool(holders) and (limit is None or latest - limit >= self.step)
+            level = _HOLDS.level(frozenset(p.name for p in holders) if far else None)
+            if holders:
+                log.log(level, "alert check held at %s (latest event %s) by %s",
+                        limit.isoformat() if limit else "its checkpoint", latest.isoformat(),
+                        ", ".join(p.describe() for p in holders))
         return mark.judge_until(latest, wall, self.step), [p.describe() for p in holders]
 
     def backfill(self, *, session: Session, since: datetime | None, until: datetime | None) -> CheckResult:

@@ -472,3 +472,34 @@ def test_a_hold_is_logged_only_when_it_is_a_step_or_more(session_factory, caplog
     held = [r.getMessage() for r in caplog.records if "held at" in r.getMessage()]
     assert len(held) == 1 and f"held at {(T0 + timedelta(minutes=290, seconds=30) - JUST_BEFORE).isoformat()}" \
         in held[0]
+
+
+def test_a_lasting_hold_is_one_info_line_not_one_per_check(session_factory, caplog, monkeypatch):
+    """The scheduler checks every few seconds; a stream replayed faster than real time stays held far behind at every
+    check. Its INFO line comes when the hold starts, not at every check (those are DEBUG)."""
+    from monitor.alerts import detector
+
+    monkeypatch.setattr(detector, "_HOLDS", detector.HoldNotices())  # no hold left over from another test
+    feed = Feed(session_factory)
+    feed.store(0, [Item(T0 + timedelta(minutes=m), "Macro", "neutral") for m in range(0, 400, 5)])
+    feed.store(1, [Item(T0 + timedelta(minutes=m, seconds=30), "Macro", "neutral") for m in range(0, 100, 5)])
+    with caplog.at_level(logging.DEBUG, logger="monitor.alerts.detector"):
+        for _ in range(5):
+            assert check_alerts(RULES, session_factory).held_by
+    held = [r for r in caplog.records if "held at" in r.getMessage()]
+    assert len(held) == 5 and [r.levelno for r in held] == [logging.INFO] + [logging.DEBUG] * 4
+
+
+def test_hold_notices_say_a_new_hold_other_partitions_and_a_minute_on_at_info():
+    from monitor.alerts.detector import HoldNotices
+
+    now = [0.0]
+    notices = HoldNotices(every_s=60, clock=lambda: now[0])
+    a, ab = frozenset({"news[1]"}), frozenset({"news[1]", "news[2]"})
+    seen = []
+    for t, holders in [(0, a), (5, a), (59, a), (60, a), (61, a), (62, ab), (63, ab), (64, None), (65, ab),
+                       (66, None), (67, None)]:
+        now[0] = t
+        seen.append(notices.level(holders))
+    info, debug = logging.INFO, logging.DEBUG
+    assert seen == [info, debug, debug, info, debug, info, debug, debug, info, debug, debug]
