@@ -104,6 +104,10 @@ def train(
         False, "--distill-missing-only", help="With --distill: soft targets only for each text's missing task (the "
         "gold labels keep their whole loss)."
     ),
+    only: TaskName = typer.Option(
+        None, "--task", help="Train a single-task model (that head alone) instead: the reference the shared model is "
+        "compared with, or a teacher of that task (see --teacher). It cannot serve: the worker needs both heads."
+    ),
     request: Path = typer.Option(
         None, "--request", hidden=True, help="Run a JSON training request (the retrain job's hand-off) instead."
     ),
@@ -127,13 +131,17 @@ def train(
         text_preprocessing=text_preprocessing.value if text_preprocessing else None,
     )
     from monitor.model.directory import ModelDirectory
+    from monitor.model.labels import TASK_LABELS
 
+    if only is not None and init_from is not None:
+        raise MonitorError("--task trains a single-task model from the backbone; leave --init-from out")
     for given in (init_from, *(teacher or ())):
         if given is not None:
             ModelDirectory(given).check()
     started = time.perf_counter()
     result = train_model(args, out=out, backbone=backbone, extra=extra, version=version, data_root=data_root,
-                         init_from=init_from, teacher=teacher or None)
+                         init_from=init_from, teacher=teacher or None,
+                         tasks={only.value: list(TASK_LABELS[only.value])} if only is not None else None)
     dedup = result.config.training.get("valid_dedup_scores", {})
     for task, report in result.valid.items():
         typer.echo("valid " + format_report(report).split("\n", 1)[0])

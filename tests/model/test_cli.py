@@ -188,6 +188,32 @@ def test_train_takes_several_teachers_and_checks_each(monkeypatch, capsys, tiny_
     assert not (tmp_path / "x").exists()
 
 
+def test_train_single_task_models_and_teach_the_shared_model_with_both(monkeypatch, capsys, tiny_encoder_dir,
+                                                                        tmp_path):
+    """The single-task teachers' recipe, from the command line: a topic-only and a sentiment-only model, then the
+    shared model with the two as its teachers."""
+    common = ["--backbone", str(tiny_encoder_dir), "--limit", "40", "--max-steps", "1"]
+    for task in ("topic", "sentiment"):
+        code, out, err = run_cli(monkeypatch, capsys, "train", *common, "--task", task, "--out", str(tmp_path / task),
+                                 "--version", f"{task}-only")
+        assert code == 0, err
+        config = json.loads((tmp_path / task / "config.json").read_text())
+        assert list(config["tasks"]) == [task] and list(config["scores"]) == [task]
+        assert f"valid {task}:" in out and ("valid topic" in out) == (task == "topic")
+    code, _, err = run_cli(monkeypatch, capsys, "train", *common, "--teacher", str(tmp_path / "topic"), "--teacher",
+                           str(tmp_path / "sentiment"), "--out", str(tmp_path / "shared"))
+    assert code == 0, err
+    pseudo = json.loads((tmp_path / "shared" / "config.json").read_text())["training"]["pseudo_labels"]
+    assert pseudo["teacher"] == "topic-only + sentiment-only"
+    code, _, err = run_cli(monkeypatch, capsys, "train", *common, "--teacher", str(tmp_path / "topic"), "--out",
+                           str(tmp_path / "x"))
+    assert code != 0 and "no teacher gives sentiment" in err and err.strip().count("\n") == 0
+    code, _, err = run_cli(monkeypatch, capsys, "train", "--task", "topic", "--preset", "warm", "--init-from",
+                           str(tmp_path / "shared"), "--out", str(tmp_path / "y"))
+    assert code != 0 and "--task trains a single-task model from the backbone" in err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
 def test_train_domains_option(monkeypatch, capsys, tiny_encoder_dir, tmp_path):
     code, _, err = run_cli(monkeypatch, capsys, "train", "--backbone", str(tiny_encoder_dir), "--out",
                            str(tmp_path / "m"), "--limit", "30", "--max-steps", "1",
