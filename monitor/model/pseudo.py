@@ -92,22 +92,22 @@ def _teachers(teachers: Teachers, tasks: dict[str, list[str]] | None) -> tuple[l
     return loaded, given
 
 
-def _probabilities(teachers: list[_Teacher], texts: list[str], desc: str, progress: bool) -> dict[str, np.ndarray]:
+def _probabilities(teachers: list[_Teacher], texts: list[str], reads: list[list[int]], desc: str,
+                   progress: bool) -> dict[str, np.ndarray]:
     """Per task, the mean of the calibrated probabilities of the teachers that have it, in chunks under one
-    progress bar (one teacher per task is the usual case: a multi-task model, or one single-task model each)."""
-    per_task: dict[str, list[np.ndarray]] = {}
-    with tqdm(total=len(texts) * len(teachers), desc=desc, unit="text", disable=not progress,
-              **bar_options()) as bar:
-        for teacher in teachers:
-            chunks: list[dict[str, np.ndarray]] = []
-            for start in range(0, len(texts), 512):
-                chunk = texts[start:start + 512]
-                chunks.append(teacher.probabilities(chunk))
+    progress bar (one teacher per task is the usual case: a multi-task model, or one single-task model each).
+    ``reads[k]``: the rows of ``texts`` teacher k reads; a row no teacher of a task read is all zeros there."""
+    sums = {task: np.zeros((len(texts), len(labels)), np.float32) for t in teachers for task, labels in t.tasks.items()}
+    counts = {task: np.zeros(len(texts), np.float32) for task in sums}
+    with tqdm(total=sum(map(len, reads)), desc=desc, unit="text", disable=not progress, **bar_options()) as bar:
+        for teacher, rows in zip(teachers, reads, strict=True):
+            for start in range(0, len(rows), 512):
+                chunk = rows[start:start + 512]
+                for task, p in teacher.probabilities([texts[i] for i in chunk]).items():
+                    sums[task][chunk] += p
+                    counts[task][chunk] += 1
                 bar.update(len(chunk))
-            for task, labels in teacher.tasks.items():
-                rows = np.concatenate([c[task] for c in chunks]) if chunks else np.zeros((0, len(labels)), np.float32)
-                per_task.setdefault(task, []).append(rows)
-    return {task: np.mean(parts, axis=0).astype(np.float32) for task, parts in per_task.items()}
+    return {task: sums[task] / np.maximum(counts[task], 1)[:, None] for task in sums}
 
 
 def add_pseudo_labels(train: list[Example], teacher: Teachers, *, min_confidence: float,
@@ -138,9 +138,15 @@ def teach(train: list[Example], teacher: Teachers, *, min_confidence: float | No
     teachers, labels = _teachers(teacher, tasks)
     hard, soft = min_confidence is not None, distillation > 0
     rows = range(len(train)) if soft else [i for i, e in enumerate(train) if e.topic is None or e.sentiment is None]
+    texts = [train[i].text for i in rows]
+    # Soft targets need every teacher on every text; hard labels only where a text lacks one of the teacher's
+    # tasks (a topic-only teacher reads the sentiment corpora's texts, not the headlines it has labels for).
+    reads = [list(range(len(texts))) if soft else
+             [k for k, i in enumerate(rows) if any(train[i].label(task) is None for task in teacher.tasks)]
+             for teacher in teachers]
     desc = "teacher probabilities" if soft else "pseudo-labels"
-    probs = _probabilities(teachers, [train[i].text for i in rows], desc, progress) if hard or soft else {}
-    probs = {t: probs[t] for t in labels}
+    probs = _probabilities(teachers, texts, reads, desc, progress) if hard or soft else {}
+    probs = {t: probs[t] for t in labels if t in probs}
     source = {"teacher": " + ".join(t.version for t in teachers),
               "teacher_path": " + ".join(str(t.path.resolve()) for t in teachers)}
     out, pseudo, targets, distilled = list(train), None, None, None

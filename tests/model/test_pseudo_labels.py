@@ -257,6 +257,20 @@ def test_single_task_teachers_each_fill_their_own_task(single_task_teachers):
     assert summary["sentiment"]["filled"] == sum(e.sentiment is None for e in data.train) > 0
 
 
+def test_for_hard_labels_each_single_task_teacher_reads_only_the_texts_missing_its_task(single_task_teachers,
+                                                                                       monkeypatch):
+    from monitor.model.pseudo import _Teacher
+
+    read: dict[str, list[str]] = {}
+    original = _Teacher.probabilities
+    monkeypatch.setattr(_Teacher, "probabilities",
+                        lambda self, texts: read.setdefault(self.version, []).extend(texts) or original(self, texts))
+    data = _data()
+    add_pseudo_labels(data.train, list(single_task_teachers), min_confidence=0.5, tasks=TASK_LABELS)
+    assert sorted(read["topic-only"]) == sorted(e.text for e in data.train if e.topic is None)
+    assert sorted(read["sentiment-only"]) == sorted(e.text for e in data.train if e.sentiment is None)
+
+
 def test_a_task_two_teachers_share_gets_the_mean_of_their_probabilities(teacher, single_task_teachers):
     from monitor.model.pseudo import soft_targets
 
