@@ -83,7 +83,7 @@ def promote(version: str = typer.Argument(..., help="Version from `monitor model
     from monitor.learning.registry import get_version, promote_version
 
     with connected_session(load_settings()) as session:
-        _check_directory(Path(get_version(version, session=session).path))
+        _check_directory(Path(get_version(version, session=session).path), serves=True)
         row = promote_version(version, session=session)
     typer.echo(f"{row.version} is the champion")
 
@@ -95,7 +95,7 @@ def rollback() -> None:
 
     with connected_session(load_settings()) as session:
         row = rollback_champion(session=session)
-        _check_directory(Path(row.path))
+        _check_directory(Path(row.path), serves=True)
     typer.echo(f"rolled back: {row.version} is the champion")
 
 
@@ -108,7 +108,7 @@ def register(
     """Register an existing model directory as a version (with the scores its config.json records)."""
     from monitor.learning.registry import register_version
 
-    model = _check_directory(directory)
+    model = _check_directory(directory, serves=True)
     name = version or model.version
     with connected_session(load_settings()) as session:
         register_version(name, str(directory.resolve()), session=session, scores=model.scores or None,
@@ -167,6 +167,8 @@ def rescore(
                f"{result.written} prediction(s) added")
 
 
-def _check_directory(directory: Path) -> ModelDirectory:
-    """The model directory, or a one-line error saying what is wrong with it (missing files, bad config)."""
-    return ModelDirectory(directory).check()
+def _check_directory(directory: Path, *, serves: bool = False) -> ModelDirectory:
+    """The model directory, or a one-line error saying what is wrong with it (missing files, bad config; with
+    ``serves``, a head missing: what the workers would load must have both)."""
+    model = ModelDirectory(directory)
+    return model.check_serves() if serves else model.check()

@@ -74,6 +74,15 @@ class ModelDirectory:
         _ = self.config
         return self
 
+    def check_serves(self) -> ModelDirectory:
+        """:meth:`check`, and both heads there: a single-task model (``monitor train --task``) is a reference or a
+        teacher, and the worker cannot serve it."""
+        missing = [task for task in ("topic", "sentiment") if task not in self.check().config.tasks]
+        if missing:
+            raise ModelLoadError(f"model {self.path} has no {' or '.join(missing)} head (trained with --task); "
+                                 "register a model with both heads")
+        return self
+
     def card(self) -> str | None:
         """The model card (``card.md``) written at the end of training, or None for older directories."""
         try:

@@ -57,3 +57,17 @@ def test_show_prints_the_card_and_register_refuses_incomplete_directories(run_cl
         res = run_cli(*args)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, res.stderr
     assert "incomplete: missing model.safetensors" in run_cli("models", "register", str(broken)).stderr
+
+
+def test_a_single_task_model_is_shown_but_never_registered_or_promoted(run_cli, session_factory, tmp_path):
+    import json
+
+    model = make_tiny_model(tmp_path / "a", version="tiny-topic-only")
+    raw = json.loads((model / "config.json").read_text())
+    raw["tasks"] = {"topic": raw["tasks"]["topic"]}
+    (model / "config.json").write_text(json.dumps(raw))
+    assert run_cli("models", "show", str(model)).returncode == 0
+    res = run_cli("models", "register", str(model), "--champion")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "has no sentiment head" in res.stderr
+    with transaction(session_factory) as s:
+        assert get_champion(session=s) is None or get_champion(session=s).version != "tiny-topic-only"

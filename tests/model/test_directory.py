@@ -56,3 +56,20 @@ def test_card_or_a_summary_for_older_directories(copy):
     assert summary.startswith("# Model tiny-test") and "Not calibrated" in summary
     (copy / CARD_NAME).write_text("# Model tiny-test\nhand-written\n")
     assert ModelDirectory(copy).card_or_summary() == "# Model tiny-test\nhand-written\n"
+
+
+@pytest.mark.parametrize("keep", ["topic", "sentiment"])
+def test_a_single_task_model_is_complete_but_cannot_serve(copy, keep):
+    raw = json.loads((copy / "config.json").read_text())
+    raw["tasks"] = {keep: raw["tasks"][keep]}
+    (copy / "config.json").write_text(json.dumps(raw))
+    assert ModelDirectory(copy).check().path == copy  # a reference or a teacher: shown, evaluated, taught from
+    lacking = "sentiment" if keep == "topic" else "topic"
+    with pytest.raises(ModelLoadError, match=rf"has no {lacking} head \(trained with --task\); register a model "
+                                             "with both heads") as refused:
+        ModelDirectory(copy).check_serves()
+    assert "\n" not in str(refused.value)
+
+
+def test_a_model_with_both_heads_serves(copy):
+    assert ModelDirectory(copy).check_serves().path == copy
