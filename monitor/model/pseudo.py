@@ -76,6 +76,9 @@ def _teachers(teachers: Teachers, tasks: dict[str, list[str]] | None) -> tuple[l
                                                                        model.config.text_preprocessing), device))
     given: dict[str, list[str]] = {}
     for teacher in loaded:
+        if tasks is not None and not set(teacher.tasks) & set(tasks):
+            raise TrainingDataError(f"teacher {teacher.path} has none of this training's heads "
+                                    f"({', '.join(tasks)}); leave it out")
         for task, labels in teacher.tasks.items():
             if tasks is not None and task not in tasks:
                 continue

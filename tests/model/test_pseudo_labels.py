@@ -297,6 +297,16 @@ def test_a_single_task_teacher_alone_is_refused_in_one_line(single_task_teachers
     assert "\n" not in str(no.value)
 
 
+def test_a_teacher_of_no_task_of_the_training_is_refused_in_one_line(single_task_teachers):
+    from monitor.model.errors import TrainingDataError
+
+    topic_dir, sentiment_dir = single_task_teachers
+    data = _data()
+    with pytest.raises(TrainingDataError, match=r"has none of this training's heads \(sentiment\); leave it out"):
+        add_pseudo_labels(data.train, [sentiment_dir, topic_dir], min_confidence=0.5,
+                          tasks={"sentiment": list(TASK_LABELS["sentiment"])})
+
+
 def test_a_run_with_single_task_teachers_records_both_on_its_card(single_task_teachers, tiny_encoder_dir, tmp_path):
     args = preset("quick", limit=40, max_steps=2, pseudo_min_confidence=0.0)
     result = train_model(args, out=tmp_path / "s", backbone=tiny_encoder_dir, teacher=list(single_task_teachers),
