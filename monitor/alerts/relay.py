@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select
+from psycopg.errors import LockNotAvailable
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerts.endpoints import disable_endpoint
@@ -40,9 +42,15 @@ class RelayReport:
 
 
 def claim_due_delivery(
-    *, session: Session, delivery_id: int | None = None, exclude: Collection[int] = ()
+    *, session: Session, delivery_id: int | None = None, exclude: Collection[int] = (), wait_seconds: float = 60.0
 ) -> WebhookDelivery | None:
-    """Lock the next due pending delivery of an enabled endpoint, skipping rows other relays hold."""
+    """Lock the next due pending delivery of an enabled endpoint, skipping rows other relays hold.
+
+    With ``delivery_id``, that one delivery, and a row another relay holds is waited for, not skipped: `monitor
+    webhooks test` must not say "pending" because the scheduler's relay claimed its delivery first. Once that
+    relay commits, Postgres re-checks the conditions on the row: it is claimed only if still pending and due, so
+    an attempt already made is not made again, and the caller reads its outcome. The wait is bounded by
+    ``wait_seconds`` (a relay stopped mid-attempt holds its row): past it, None, as for a row not due."""
     stmt = (
         select(WebhookDelivery)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
@@ -50,13 +58,24 @@ def claim_due_delivery(
         .where(WebhookEndpoint.enabled.is_(True))
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(1)
-        .with_for_update(of=WebhookDelivery, skip_locked=True)
+        .with_for_update(of=WebhookDelivery, skip_locked=delivery_id is None)
     )
     if delivery_id is not None:
         stmt = stmt.where(WebhookDelivery.id == delivery_id)
     if exclude:
         stmt = stmt.where(WebhookDelivery.id.not_in(list(exclude)))
-    return session.scalar(stmt)
+    if delivery_id is None:
+        return session.scalar(stmt)
+    try:
+        with session.begin_nested():  # a lock timeout aborts only this savepoint, not the caller's transaction
+            session.execute(text(f"SET LOCAL lock_timeout = {max(1, round(wait_seconds * 1000))}"))
+            return session.scalar(stmt)
+    except OperationalError as e:
+        if not isinstance(e.orig, LockNotAvailable):
+            raise
+        log.warning("webhook delivery %s is held by another relay for over %.0f s; left to it", delivery_id,
+                    wait_seconds)
+        return None
 
 
 class WebhookRelay:
@@ -90,7 +109,8 @@ class WebhookRelay:
         tried: set[int] = set()  # one attempt per delivery per pass, however short its backoff
         for _ in range(limit or self.settings.relay_batch_size):
             with transaction(self.session_factory) as session:
-                delivery = claim_due_delivery(session=session, delivery_id=delivery_id, exclude=tried)
+                delivery = claim_due_delivery(session=session, delivery_id=delivery_id, exclude=tried,
+                                              wait_seconds=max(30.0, 3 * self.settings.timeout_seconds))
                 if delivery is None:
                     break
                 tried.add(delivery.id)

@@ -281,3 +281,58 @@ def test_crash_before_commit_resends_only_that_delivery_with_the_same_id(
     assert len(ids) == 4 and len(set(ids)) == 3  # one delivery sent twice, under the same webhook-id
     assert ids[1] == ids[2]
     assert all(d.status == "delivered" and d.attempts == 1 for d in deliveries(session_factory))
+
+
+def _held_by_another_relay(session_factory, delivery_id: int) -> bool:
+    """True when a relay holds the delivery's row (a skip-locked claim passes it over)."""
+    from monitor.alerts.relay import claim_due_delivery
+
+    with transaction(session_factory) as session:
+        row = session.get_one(WebhookDelivery, delivery_id)
+        return row.status == "pending" and claim_due_delivery(session=session) is None
+
+
+def test_a_test_send_waits_for_the_scheduler_relay_that_claimed_it_first(session_factory, receiver):
+    """`monitor webhooks test` enqueues a delivery and relays that one; the scheduler's relay, running every few
+    seconds, may claim it first. The test send then waits for that attempt and reads its outcome, rather than
+    saying "pending" (as it once did in a CI run against the demo) or sending the event twice."""
+    endpoint_id = register(session_factory, receiver)
+    with transaction(session_factory) as session:
+        delivery_id = enqueue_test_event(endpoint_id, session=session).id
+    receiver.answer(Answer(200, delay=1.0))
+    slow = FAST.model_copy(update={"timeout_seconds": 5.0})
+    scheduler = WebhookRelay(slow, session_factory)
+    first = threading.Thread(target=scheduler.run_once)
+    first.start()
+    deadline = time.monotonic() + 5
+    while not _held_by_another_relay(session_factory, delivery_id):
+        assert time.monotonic() < deadline, "the scheduler's relay never claimed the delivery"
+        time.sleep(0.01)
+    started = time.monotonic()
+    with WebhookRelay(slow, session_factory) as tester:
+        report = tester.run_once(limit=1, delivery_id=delivery_id)
+    waited = time.monotonic() - started
+    with transaction(session_factory) as session:
+        status = session.get_one(WebhookDelivery, delivery_id).status
+    first.join(10)
+    scheduler.close()
+    assert status == "delivered" and report.delivered == 0  # the scheduler's attempt, read, not repeated
+    assert waited >= 0.3 and len(receiver.received) == 1
+
+
+def test_a_named_claim_gives_up_on_a_row_held_past_its_wait_and_leaves_the_transaction_usable(
+        session_factory, receiver):
+    from monitor.alerts.relay import claim_due_delivery
+
+    endpoint_id = register(session_factory, receiver)
+    with transaction(session_factory) as session:
+        delivery_id = enqueue_test_event(endpoint_id, session=session).id
+    with transaction(session_factory) as holder:  # a relay stopped mid-attempt, its row locked
+        assert claim_due_delivery(session=holder) is not None
+        with transaction(session_factory) as session:
+            started = time.monotonic()
+            assert claim_due_delivery(session=session, delivery_id=delivery_id, wait_seconds=0.3) is None
+            assert 0.25 <= time.monotonic() - started < 5
+            assert session.scalar(select(func.count()).select_from(WebhookDelivery)) >= 1  # not aborted
+    with transaction(session_factory) as session:  # released: claimed at once
+        assert claim_due_delivery(session=session, delivery_id=delivery_id).id == delivery_id
