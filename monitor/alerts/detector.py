@@ -31,27 +31,22 @@ log = logging.getLogger(__name__)
 
 
 class HoldNotices:
-    """How loud the scheduled check says it is held a step or more behind: INFO when such a hold starts or other
-    partitions hold it, then at most once every ``every_s`` seconds while it lasts, DEBUG in between. The check runs
-    every few seconds, and a stream replayed faster than real time is held at nearly every one: a line per check
-    would bury the log."""
+    """How loud the scheduled check says it is held a step or more behind: INFO at most once every ``every_s``
+    seconds, DEBUG in between. The check runs every few seconds, and a stream replayed faster than real time is
+    held at nearly every check, by whichever partition's batch is slowest at that moment: a line per check would
+    bury the log. A partition that stays behind for good gets its own warning (``PARTITION_MAX_HOLD_SECONDS``)."""
 
     def __init__(self, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.every_s, self.clock = every_s, clock
         self._lock = threading.Lock()
-        self._holders: frozenset[str] | None = None
-        self._at = 0.0
+        self._at: float | None = None
 
-    def level(self, holders: frozenset[str] | None) -> int:
-        """The level for this check's line; ``holders``: the partitions holding it a step or more behind, None when
-        it is not (which ends the hold: the next one is news again)."""
+    def level(self, far: bool) -> int:
+        """The level for this check's line; ``far``: held a step or more behind."""
         with self._lock:
-            if holders is None:
-                self._holders = None
-                return logging.DEBUG
             now = self.clock()
-            if holders != self._holders or now - self._at >= self.every_s:
-                self._holders, self._at = holders, now
+            if far and (self._at is None or now - self._at >= self.every_s):
+                self._at = now
                 return logging.INFO
             return logging.DEBUG
 
@@ -162,13 +157,11 @@ class NegativeShareDetector:
         mark = find_watermark(self.settings, session=session)
         holders = mark.holders(latest)
         limit = mark.limit(latest)
-        if log_hold:  # at real-time speed partitions are seconds apart: a line only when a step or more
-            far = bool(holders) and (limit is None or latest - limit >= self.step)
-            level = _HOLDS.level(frozenset(p.name for p in holders) if far else None)
-            if holders:
-                log.log(level, "alert check held at %s (latest event %s) by %s",
-                        limit.isoformat() if limit else "its checkpoint", latest.isoformat(),
-                        ", ".join(p.describe() for p in holders))
+        if holders and log_hold:  # at real-time speed partitions are seconds apart: INFO only a step or more behind
+            far = limit is None or latest - limit >= self.step
+            log.log(_HOLDS.level(far), "alert check held at %s (latest event %s) by %s",
+                    limit.isoformat() if limit else "its checkpoint", latest.isoformat(),
+                    ", ".join(p.describe() for p in holders))
         return mark.judge_until(latest, wall, self.step), [p.describe() for p in holders]
 
     def backfill(self, *, session: Session, since: datetime | None, until: datetime | None) -> CheckResult:
