@@ -68,10 +68,10 @@ def _teachers(teachers: Teachers, tasks: dict[str, list[str]] | None) -> tuple[l
     from monitor.model.serialization import load_model
 
     paths = [Path(teachers)] if isinstance(teachers, str | Path) else [Path(t) for t in teachers]
+    device = resolve_device("auto")
     loaded = []
     for path in paths:
         model, tokenizer = load_model(path)
-        device = resolve_device("auto")
         loaded.append(_Teacher(path, model.to(device).eval(), Tokenizer(tokenizer, model.config.max_length,
                                                                        model.config.text_preprocessing), device))
     given: dict[str, list[str]] = {}
@@ -173,7 +173,7 @@ def _fill(out: list[Example], rows: list[int], probs: dict[str, np.ndarray], lab
     ``min_confidence``; the per-task summary."""
     filled: dict[str, Counter] = {task: Counter() for task in labels}
     left = Counter()
-    best = {task: p.argmax(axis=1) if len(p) else np.zeros(0, np.int64) for task, p in probs.items()}
+    best = {task: p.argmax(axis=1) for task, p in probs.items()}
     for k, i in enumerate(rows):
         e = out[i]
         for task in filled:
