@@ -104,6 +104,15 @@ def train(
         False, "--distill-missing-only", help="With --distill: soft targets only for each text's missing task (the "
         "gold labels keep their whole loss)."
     ),
+    single_task_teachers: bool = typer.Option(
+        False, "--single-task-teachers", help="Train a topic-only and a sentiment-only model with the same recipe "
+        "first (kept in --teachers-dir: the references for parity), then the shared model with both as teachers. "
+        "About three trainings' time; measured in docs/model.md."
+    ),
+    teachers_dir: Path = typer.Option(
+        None, "--teachers-dir", help="With --single-task-teachers: where the two go (default: OUT-teachers). Ones "
+        "already there, trained with the same settings, are reused."
+    ),
     only: TaskName = typer.Option(
         None, "--task", help="Train a single-task model (that head alone) instead: the reference the shared model is "
         "compared with, or a teacher of that task (see --teacher). It cannot serve: the worker needs both heads."
@@ -135,13 +144,36 @@ def train(
 
     if only is not None and init_from is not None:
         raise MonitorError("--task trains a single-task model from the backbone; leave --init-from out")
+    if teachers_dir is not None and not single_task_teachers:
+        raise MonitorError("--teachers-dir goes with --single-task-teachers; add it or leave --teachers-dir out")
+    if single_task_teachers:
+        clash = [name for name, value in (("--teacher", teacher), ("--task", only), ("--init-from", init_from),
+                                          ("--distill", distill)) if value]
+        if clash:
+            raise MonitorError(f"--single-task-teachers trains its own teachers from the backbone; leave "
+                               f"{' and '.join(clash)} out")
     for given in (init_from, *(teacher or ())):
         if given is not None:
             ModelDirectory(given).check()
     started = time.perf_counter()
-    result = train_model(args, out=out, backbone=backbone, extra=extra, version=version, data_root=data_root,
-                         init_from=init_from, teacher=teacher or None,
-                         tasks={only.value: list(TASK_LABELS[only.value])} if only is not None else None)
+    if single_task_teachers:
+        from monitor.model.recipes import train_with_single_task_teachers
+
+        taught = train_with_single_task_teachers(args, out=out, teachers_dir=teachers_dir, backbone=backbone,
+                                                 extra=extra, version=version, data_root=data_root)
+        result = taught.student
+        for task, path in taught.teachers.items():
+            ref = taught.references[task]
+            how = "trained" if taught.trained[task] else "reused"
+            typer.echo(f"teacher {task}-only ({how}, {path}): accuracy={ref.get('accuracy', float('nan')):.4f}  "
+                       f"macro-F1={ref.get('macro_f1', float('nan')):.4f}")
+        for task, gap in taught.parity().items():
+            typer.echo(f"parity {task}: shared minus {task}-only accuracy {100 * gap['accuracy']:+.1f} points, "
+                       f"macro-F1 {100 * gap['macro_f1']:+.1f}")
+    else:
+        result = train_model(args, out=out, backbone=backbone, extra=extra, version=version, data_root=data_root,
+                             init_from=init_from, teacher=teacher or None,
+                             tasks={only.value: list(TASK_LABELS[only.value])} if only is not None else None)
     dedup = result.config.training.get("valid_dedup_scores", {})
     for task, report in result.valid.items():
         typer.echo("valid " + format_report(report).split("\n", 1)[0])
