@@ -162,15 +162,8 @@ def train(
         taught = train_with_single_task_teachers(args, out=out, teachers_dir=teachers_dir, backbone=backbone,
                                                  extra=extra, version=version, data_root=data_root)
         result = taught.student
-        for task, path in taught.teachers.items():
-            ref = taught.references[task]
-            how = "trained" if taught.trained[task] else "reused"
-            typer.echo(f"teacher {task}-only ({how}, {path}): accuracy={ref.get('accuracy', float('nan')):.4f}  "
-                       f"macro-F1={ref.get('macro_f1', float('nan')):.4f}")
-        for task, gap in taught.parity().items():
-            typer.echo(f"parity {task}: shared minus {task}-only accuracy {100 * gap['accuracy']:+.1f} points, "
-                       f"macro-F1 {100 * gap['macro_f1']:+.1f}")
     else:
+        taught = None
         result = train_model(args, out=out, backbone=backbone, extra=extra, version=version, data_root=data_root,
                              init_from=init_from, teacher=teacher or None,
                              tasks={only.value: list(TASK_LABELS[only.value])} if only is not None else None)
@@ -186,7 +179,22 @@ def train(
     for task, calibration in result.config.training.get("calibration", {}).items():
         typer.echo(f"calibration {task}: T={calibration['temperature']:.3f}  valid ECE "
                    f"{calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}")
+    if taught is not None:
+        _echo_parity(taught)
     typer.echo(f"model {result.config.version} written to {out} in {time.perf_counter() - started:.0f}s")
+
+
+def _echo_parity(taught) -> None:
+    """The single-task references' valid scores, and the shared model's accuracy and macro-F1 minus theirs."""
+    for task, path in taught.teachers.items():
+        ref = taught.references[task]
+        how = "trained" if taught.trained[task] else "reused"
+        typer.echo(f"teacher {task}-only ({how}, {path}): accuracy={ref.get('accuracy', float('nan')):.4f}  "
+                   f"macro-F1={ref.get('macro_f1', float('nan')):.4f}")
+    for task, gap in taught.parity().items():
+        points = {k: round(100 * v, 1) + 0.0 for k, v in gap.items()}  # + 0.0: "+0.0", never "-0.0"
+        typer.echo(f"parity {task}: shared minus {task}-only accuracy {points['accuracy']:+.1f} points, "
+                   f"macro-F1 {points['macro_f1']:+.1f}")
 
 
 def _run_request(path: Path) -> None:

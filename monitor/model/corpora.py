@@ -137,7 +137,10 @@ def _add_domains(root: Path, domains: Sequence[str], tasks, train: list[Example]
         if name not in DOMAIN_CORPORA:
             raise TrainingDataError(f"unknown domain corpus {name!r}; known: {', '.join(DOMAIN_CORPORA)}")
         task, folder = DOMAIN_CORPORA[name], root / name
-        if task not in tasks or not (folder / "train.csv").is_file():
+        if task not in tasks:  # a single-task model of the other task: nothing here for it to learn
+            log.debug("domain corpus %s labels %s, which this training leaves out", name, task)
+            continue
+        if not (folder / "train.csv").is_file():
             log.info("domain corpus %s not under %s: not trained on", name, root)
             summary.setdefault("domains_missing", []).append(name)
             continue

@@ -112,8 +112,10 @@ def test_the_command_reports_the_references_and_the_parity(monkeypatch, capsys, 
     for task in ("topic", "sentiment"):
         ref = _config(tmp_path / "refs" / task)["scores"][task]
         assert f"teacher {task}-only (trained, {tmp_path / 'refs' / task}): accuracy={ref['accuracy']:.4f}" in out
-        gap = 100 * (shared[task]["accuracy"] - ref["accuracy"])
+        gap = round(100 * (shared[task]["accuracy"] - ref["accuracy"]), 1) + 0.0
         assert f"parity {task}: shared minus {task}-only accuracy {gap:+.1f} points" in out
+    assert "-0.0" not in out
+    assert out.index("valid topic") < out.index("teacher topic-only") < out.index("parity topic")
     code, out, err = run_cli(monkeypatch, capsys, "train", "--backbone", str(tiny_encoder_dir), *COMMON,
                              "--single-task-teachers", "--out", str(tmp_path / "m2"), "--teachers-dir",
                              str(tmp_path / "refs"))
@@ -145,3 +147,19 @@ def test_the_teachers_dir_cannot_be_the_model_itself(tiny_encoder_dir, tmp_path)
     with pytest.raises(TrainingDataError, match="is the model's own"):
         train_with_single_task_teachers(preset("quick", limit=40, max_steps=1), out=tmp_path / "m",
                                         teachers_dir=tmp_path / "m", backbone=tiny_encoder_dir, progress=False)
+
+
+def test_a_gap_that_rounds_to_nothing_reads_plus_zero(capsys):
+    from types import SimpleNamespace
+
+    from monitor.cli.model import _echo_parity
+    from monitor.model.recipes import TaughtResult
+
+    scores = {"topic": {"accuracy": 0.8929, "macro_f1": 0.8861}}
+    taught = TaughtResult(student=SimpleNamespace(config=SimpleNamespace(scores=scores)),
+                          teachers={"topic": "t"}, references={"topic": {"accuracy": 0.8932, "macro_f1": 0.8807}},
+                          trained={"topic": False})
+    _echo_parity(taught)
+    out = capsys.readouterr().out
+    assert "teacher topic-only (reused, t): accuracy=0.8932  macro-F1=0.8807" in out
+    assert "parity topic: shared minus topic-only accuracy +0.0 points, macro-F1 +0.5" in out
