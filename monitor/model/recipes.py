@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from monitor.model.arguments import TrainingArguments
-from monitor.model.corpora import DEFAULT_DOMAINS
+from monitor.model.backbone import DEFAULT_BACKBONE_NAME
+from monitor.model.corpora import DEFAULT_DOMAINS, bundled_root
 from monitor.model.directory import ModelDirectory
 from monitor.model.errors import TrainingDataError
 from monitor.model.labels import TASK_LABELS
@@ -83,7 +84,7 @@ def train_with_single_task_teachers(
     trained: dict[str, bool] = {}
     for task in TEACHER_TASKS:
         path = teachers_dir / task
-        reusable = _reusable(path, task, resolved, extra)
+        reusable = _reusable(path, task, resolved, extra=extra, backbone=backbone, data_root=data_root)
         if not reusable:
             log.info("single-task teacher %s: training into %s", task, path)
             train_model(args, out=path, backbone=backbone, extra=extra, data_root=data_root, progress=progress,
@@ -99,9 +100,11 @@ def train_with_single_task_teachers(
     return TaughtResult(student=student, teachers=teachers, references=references, trained=trained)
 
 
-def _reusable(path: Path, task: str, args: TrainingArguments, extra: str | Path | None) -> bool:
-    """True for a complete single-``task`` model trained with ``args``; False where nothing is there yet.
-    Anything else in the way is a one-line error: a run never overwrites a model it did not write."""
+def _reusable(path: Path, task: str, args: TrainingArguments, *, extra: str | Path | None,
+              backbone: str | Path | None, data_root: str | Path | None) -> bool:
+    """True for a complete single-``task`` model trained with ``args`` from the same backbone and data; False
+    where nothing is there yet. Anything else in the way is a one-line error: a run never overwrites a model it
+    did not write."""
     directory = ModelDirectory(path)
     if not path.exists() or (path.is_dir() and not any(path.iterdir())):
         return False
@@ -115,6 +118,11 @@ def _reusable(path: Path, task: str, args: TrainingArguments, extra: str | Path 
         reason = f"it has the heads {', '.join(config.tasks)}, not {task} alone"
     elif extra is not None:
         reason = "this run adds extra labels, which a teacher trained before may not have seen"
+    elif config.backbone != (str(backbone) if backbone is not None else DEFAULT_BACKBONE_NAME):
+        reason = f"it was trained from another backbone ({config.backbone})"
+    elif (config.training or {}).get("data", {}).get("data_root") != str(Path(data_root) if data_root
+                                                                          else bundled_root()):
+        reason = "it was trained on another --data-root"
     elif recorded != wanted:
         differing = sorted(k for k in set(recorded or {}) | set(wanted) if (recorded or {}).get(k) != wanted.get(k))
         reason = f"it was trained with other settings ({', '.join(differing[:4]) or 'none recorded'})"

@@ -163,3 +163,35 @@ def test_a_gap_that_rounds_to_nothing_reads_plus_zero(capsys):
     out = capsys.readouterr().out
     assert "teacher topic-only (reused, t): accuracy=0.8932  macro-F1=0.8807" in out
     assert "parity topic: shared minus topic-only accuracy +0.0 points, macro-F1 +0.5" in out
+
+
+def test_teachers_from_another_backbone_or_data_root_are_refused(taught, tiny_encoder_dir, tmp_path):
+    import shutil
+
+    from monitor.model.corpora import bundled_root
+
+    root, first = taught
+    twin = shutil.copytree(tiny_encoder_dir, tmp_path / "another-encoder")
+    with pytest.raises(TrainingDataError, match=r"it was trained from another backbone \("):
+        train_with_single_task_teachers(preset("quick", limit=40, max_steps=1, seed=9), out=tmp_path / "m",
+                                        teachers_dir=root / "shared-teachers", backbone=twin, progress=False)
+    with pytest.raises(TrainingDataError, match="it was trained on another --data-root"):
+        train_with_single_task_teachers(preset("quick", limit=40, max_steps=1, seed=9), out=tmp_path / "m",
+                                        teachers_dir=root / "shared-teachers", backbone=tiny_encoder_dir,
+                                        data_root=tmp_path / "elsewhere", progress=False)
+    again = train_with_single_task_teachers(preset("quick", limit=40, max_steps=1, seed=9), out=tmp_path / "m",
+                                            teachers_dir=root / "shared-teachers", backbone=tiny_encoder_dir,
+                                            data_root=bundled_root(), progress=False)  # the default, named
+    assert again.trained == {"topic": False, "sentiment": False}
+
+
+def test_a_run_with_extra_labels_does_not_reuse_teachers_that_may_not_have_seen_them(taught, tiny_encoder_dir,
+                                                                                      tmp_path):
+    root, _ = taught
+    extra = tmp_path / "extra.csv"
+    extra.write_text("text,topic,sentiment\n$XYZ to the moon,,positive\n")
+    with pytest.raises(TrainingDataError, match="this run adds extra labels"):
+        train_with_single_task_teachers(preset("quick", limit=40, max_steps=1, seed=9), out=tmp_path / "m",
+                                        teachers_dir=root / "shared-teachers", backbone=tiny_encoder_dir,
+                                        extra=extra, progress=False)
+    assert not (tmp_path / "m").exists()
