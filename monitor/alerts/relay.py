@@ -69,7 +69,11 @@ def claim_due_delivery(
     try:
         with session.begin_nested():  # a lock timeout aborts only this savepoint, not the caller's transaction
             session.execute(text(f"SET LOCAL lock_timeout = {max(1, round(wait_seconds * 1000))}"))
-            return session.scalar(stmt)
+            claimed = session.scalar(stmt)
+            # The bound is for this claim alone: a released savepoint keeps a SET LOCAL for the rest of the
+            # transaction, which must wait for locks under the connection's own lock_timeout again.
+            session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+            return claimed
     except OperationalError as e:
         if not isinstance(e.orig, LockNotAvailable):
             raise

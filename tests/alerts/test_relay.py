@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from monitor.alerts import WebhookRelay, add_endpoint, enqueue_alert_event, enqueue_test_event
 from monitor.alerts.errors import UnsafeWebhookURL
@@ -339,3 +339,17 @@ def test_a_named_claim_gives_up_on_a_row_held_past_its_wait_and_leaves_the_trans
             assert session.scalar(select(func.count()).select_from(WebhookDelivery)) >= 1  # not aborted
     with transaction(session_factory) as session:  # released: claimed at once
         assert claim_due_delivery(session=session, delivery_id=delivery_id).id == delivery_id
+
+
+def test_a_named_claim_leaves_the_rest_of_its_transaction_under_the_connections_lock_timeout(session_factory,
+                                                                                           receiver):
+    from monitor.alerts.relay import claim_due_delivery
+
+    endpoint_id = register(session_factory, receiver)
+    with transaction(session_factory) as session:
+        delivery_id = enqueue_test_event(endpoint_id, session=session).id
+    with transaction(session_factory) as session:
+        before = session.scalar(text("SHOW lock_timeout"))  # the connection's own (the service sets 10 s)
+        assert before != "45s"
+        assert claim_due_delivery(session=session, delivery_id=delivery_id, wait_seconds=45).id == delivery_id
+        assert session.scalar(text("SHOW lock_timeout")) == before
